@@ -1,0 +1,96 @@
+"""The ``posezoo`` command line: ``list``, ``info``, ``convert``.
+
+Run ``posezoo --help`` (or ``python -m posezoo --help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable, Optional, Sequence
+
+__all__ = ["main", "build_parser"]
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .models import get_model_entry, list_models
+
+    names = list_models(args.pattern, pretrained=args.pretrained)
+    if not names:
+        print("no models match" + (f" {args.pattern!r}" if args.pattern else ""))
+        return 0
+    width = max(len(n) for n in names)
+    for name in names:
+        entry = get_model_entry(name)
+        tags = ", ".join(entry.weights) or "-"
+        print(f"{name:<{width}}  {entry.family:<16} weights: {tags}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .models import model_info
+
+    info = model_info(args.name, flops=args.flops)
+    print(json.dumps(info, indent=2, default=str))
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from .convert import from_official
+    from .models import save_pretrained
+
+    config = json.loads(args.config) if args.config and args.config.lstrip().startswith("{") else args.config
+    model = from_official(args.family, args.checkpoint, config=config, joint_order=args.joint_order)
+    out = save_pretrained(model, args.output)
+    print(f"converted {args.checkpoint} -> {out} ({type(model).__name__}, "
+          f"{sum(p.numel() for p in model.parameters()):,} parameters)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="posezoo", description="posezoo: video 3D human pose models")
+    parser.add_argument("--version", action="version", version=f"posezoo {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list registered models")
+    p.add_argument("pattern", nargs="?", default=None, help="fnmatch wildcard, e.g. 'rtpca*'")
+    p.add_argument("--pretrained", action="store_true", help="only models with pretrained weights")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("info", help="show a model's family, config, parameters and weights")
+    p.add_argument("name")
+    p.add_argument("--flops", action="store_true", help="also count FLOPs of one clip")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("convert", help="convert an official checkpoint to a save_pretrained directory")
+    p.add_argument("family", help="rtpca | mixste | uplift_upsample | mixsynthformer")
+    p.add_argument("checkpoint", help="official checkpoint file")
+    p.add_argument("output", help="output directory (config.json + model.safetensors)")
+    p.add_argument("--config", default=None, help="official config: JSON file or inline JSON")
+    p.add_argument("--joint-order", default="h36m", choices=["h36m", "official"])
+    p.set_defaults(func=_cmd_convert)
+
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+# Later modules (demo, eval, train, bench) append a function that adds their sub-parser.
+_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, TypeError) as exc:
+        print(f"posezoo {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""Official checkpoint -> posezoo conversion, one module per family."""
+
+from ._official import (
+    OfficialConversion,
+    convert_official,
+    from_official,
+    is_official_checkpoint,
+    list_converters,
+    register_converter,
+)
+from ._safe_load import load_pickled_checkpoint, strip_prefix
+
+__all__ = [
+    "OfficialConversion",
+    "convert_official",
+    "from_official",
+    "is_official_checkpoint",
+    "list_converters",
+    "register_converter",
+    "load_pickled_checkpoint",
+    "strip_prefix",
+]

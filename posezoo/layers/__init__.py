@@ -1,0 +1,20 @@
+"""Reusable building blocks; every layer works on its own, outside posezoo's models."""
+
+from .attention import Attention, attend, key_mask_to_bias, merge_heads, split_heads
+from .block import TransformerBlock, make_drop_path
+from .mlp import Mlp, get_activation
+from .pos_embed import LearnedPositionalEmbedding, resize_positional_embedding
+
+__all__ = [
+    "Attention",
+    "attend",
+    "key_mask_to_bias",
+    "merge_heads",
+    "split_heads",
+    "TransformerBlock",
+    "make_drop_path",
+    "Mlp",
+    "get_activation",
+    "LearnedPositionalEmbedding",
+    "resize_positional_embedding",
+]

@@ -1,0 +1,74 @@
+"""Base class of every posezoo model: records constructor arguments.
+
+``save_pretrained`` writes a model's constructor arguments to ``config.json``
+so that ``from_pretrained`` can rebuild it exactly. Subclasses of
+:class:`PoseModel` get ``self.init_kwargs`` filled in automatically with the
+arguments of the outermost ``__init__`` call (defaults included).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any
+
+from torch import nn
+
+__all__ = ["PoseModel"]
+
+_CAPTURING = "_posezoo_capturing_init"
+
+
+def _bind_init_arguments(init, args: tuple, kwargs: dict) -> dict[str, Any]:
+    bound = inspect.signature(init).bind(None, *args, **kwargs)
+    bound.apply_defaults()
+    params = inspect.signature(init).parameters
+    out: dict[str, Any] = {}
+    for i, (name, value) in enumerate(bound.arguments.items()):
+        if i == 0:  # self
+            continue
+        kind = params[name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            out.update(value)
+        elif kind is inspect.Parameter.VAR_POSITIONAL:
+            if value:
+                raise TypeError(f"{init.__qualname__}: *args cannot be recorded in a config")
+        else:
+            out[name] = value
+    return out
+
+
+class PoseModel(nn.Module):
+    """``nn.Module`` that remembers its constructor kwargs in ``init_kwargs``.
+
+    Models also expose the input geometry used by :mod:`posezoo.inference`:
+    ``num_frames`` (window length T, ``None`` when any length works),
+    ``num_joints`` (J) and ``in_channels`` / ``out_channels`` (C).
+    """
+
+    init_kwargs: dict[str, Any]
+    pretrained_cfg: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_posezoo_wrapped", False):
+            return
+
+        @functools.wraps(init)
+        def wrapped(self, *args: Any, **kw: Any) -> None:
+            outermost = _CAPTURING not in self.__dict__
+            if outermost:
+                object.__setattr__(self, _CAPTURING, True)
+            try:
+                init(self, *args, **kw)
+            finally:
+                if outermost:
+                    object.__delattr__(self, _CAPTURING)
+            if outermost:
+                self.init_kwargs = _bind_init_arguments(init, args, kw)
+                if not hasattr(self, "pretrained_cfg"):
+                    self.pretrained_cfg = {}
+
+        wrapped._posezoo_wrapped = True  # type: ignore[attr-defined]
+        cls.__init__ = wrapped  # type: ignore[method-assign]

@@ -1,0 +1,57 @@
+"""Shared fixtures: the shared/ folder, and a tiny model that exercises the registry machinery."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import posezoo
+from posezoo.models import PoseModel, register_model
+from posezoo.models._registry import _MODEL_REGISTRY
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED = Path(os.environ.get("POSEZOO_SHARED", REPO_ROOT.parent / "shared"))
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+class TinyLifter(PoseModel):
+    """Test-only lifting model: per-frame MLP plus a temporal mixing layer."""
+
+    def __init__(self, num_frames: int = 5, num_joints: int = 17, dim: int = 8, in_channels: int = 2):
+        super().__init__()
+        self.num_frames, self.num_joints, self.in_channels = num_frames, num_joints, in_channels
+        self.embed = nn.Linear(in_channels, dim)
+        self.time_mix = nn.Linear(num_frames, num_frames)
+        self.head = nn.Linear(dim, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.embed(x))  # (B, T, J, D)
+        h = self.time_mix(h.transpose(1, -1)).transpose(1, -1)
+        return self.head(h)
+
+
+def _test_tiny_lifter() -> dict:
+    return dict(num_frames=5, num_joints=17, dim=8)
+
+
+TINY_NAME = _test_tiny_lifter.__name__
+if TINY_NAME not in _MODEL_REGISTRY:
+    register_model(TinyLifter, family="_test", paper="(test-only model)")(_test_tiny_lifter)
+
+
+@pytest.fixture
+def tiny_name() -> str:
+    return TINY_NAME
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.fail(f"shared/ folder not found at {SHARED}; set POSEZOO_SHARED")
+    return SHARED

@@ -21,6 +21,13 @@ def test_list_and_info(capsys, tiny_name: str) -> None:
     assert info["name"] == tiny_name and info["params"] == 81
 
 
+def test_list_markdown_table(capsys, tiny_name: str) -> None:
+    assert main(["list", "_test_*", "--markdown"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| name | family | frames | params | notes |"
+    assert lines[2] == f"| `{tiny_name}` | _test | 5 | 81 |  |"
+
+
 def test_unknown_model_is_a_clean_error(capsys) -> None:
     assert main(["info", "no_such_model"]) == 2
     assert "unknown model" in capsys.readouterr().err

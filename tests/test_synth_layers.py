@@ -152,3 +152,18 @@ def test_encoder_layer_is_post_norm_and_encoder_stacks() -> None:
     for lay in enc.layers:
         expected = lay(expected)
     torch.testing.assert_close(enc(y), expected)
+
+
+def test_mix_synth_attention_drops_into_transformer_block() -> None:
+    from posezoo.layers import TransformerBlock
+
+    attn = MixSynthAttention(10, 8, reduce_token=2)
+    block = TransformerBlock(8, num_heads=2, attn=attn).eval()
+    x = torch.randn(2, 10, 8)
+    expected = x + attn(block.norm1(x))
+    expected = expected + block.mlp(block.norm2(expected))
+    torch.testing.assert_close(block(x), expected)
+    with pytest.raises(ValueError, match="key_mask"):
+        attn(x, key_mask=torch.ones(2, 10, dtype=torch.bool))
+    with pytest.raises(ValueError, match="need_weights"):
+        block(x, need_weights=True)

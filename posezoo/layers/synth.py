@@ -316,7 +316,18 @@ class MixSynthAttention(nn.Module):
             c = self.synth_channel(x.transpose(1, 2)).transpose(1, 2)
         return t, c
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, key_mask: Optional[torch.Tensor] = None, need_weights: bool = False
+    ) -> torch.Tensor:
+        """``(B, T, C) -> (B, T, C)``.
+
+        ``key_mask`` and ``need_weights`` exist only so that this layer drops
+        into :class:`posezoo.layers.block.TransformerBlock` as its ``attn``;
+        synthetic attention has no keys to mask and no single weight matrix,
+        so anything but ``None`` / ``False`` raises ``ValueError``.
+        """
+        if key_mask is not None or need_weights:
+            raise ValueError("MixSynthAttention supports neither key_mask nor need_weights")
         t, c = self.branch_outputs(x)
         if t is None:
             mixed = c

@@ -225,7 +225,7 @@ def _register(name: str, notes: str, **config):
     unused = _official_unused(config["dim"], t, config["reduce_token"], config["reduce_channel"], config["depth"])
     register_model(
         MixSynthFormer, family="mixsynthformer", paper=MIXSYNTHFORMER_PAPER,
-        notes=_NOTES.format(unused=unused) + " " + notes,
+        notes=notes + " " + _NOTES.format(unused=unused),
     )(config_fn)
 
 

@@ -94,6 +94,10 @@ def test_official_config_is_checked_and_eval_py_reduce_factors_are_overridden() 
         posezoo.from_official("mixsynthformer", CKPT, config={**kwargs, "emb_dim": 128})
     with pytest.raises(ValueError, match="unknown MixSynthFormer config keys"):
         posezoo.from_official("mixsynthformer", CKPT, config={"window": 3})
+    model = posezoo.from_official("mixsynthformer", CKPT, config=CASE / "config.json")  # the file itself
+    assert model.init_kwargs["reduce_token"] == 4 and model.pretrained_cfg["joint_layout_source"] == "known data set layout"
+    with pytest.raises(ValueError, match="joint_order must be 'h36m' or 'official'"):
+        posezoo.from_official("mixsynthformer", CKPT, joint_order="coco")
     model = posezoo.from_official("mixsynthformer", CKPT, config={"num_joints": 51})
     assert (model.num_joints, model.in_channels) == (51, 1)
 

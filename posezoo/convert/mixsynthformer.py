@@ -239,7 +239,9 @@ def convert_mixsynthformer(
     performance = ckpt.get("performance") if isinstance(ckpt.get("performance"), Mapping) else {}
     meta = {
         "epoch": ckpt.get("epoch"),
-        "official_metrics": {k: float(v) for k, v in performance.items() if isinstance(v, (torch.Tensor, float, int))},
+        "official_metrics": {
+            k: round(float(v), 6) for k, v in performance.items() if isinstance(v, (torch.Tensor, float, int))
+        },
         **info,
     }
     return OfficialConversion(

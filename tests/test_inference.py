@@ -384,3 +384,29 @@ def test_refine_validation() -> None:
     conf[3, 2] = 0
     good = x.copy()
     np.testing.assert_allclose(posezoo.refine(bad, synth, confidence=conf), posezoo.refine(good, synth), atol=1e-6)
+
+
+# ---------------------------------------------------------------- the in-the-wild example
+
+
+def test_example_lift_coco_json(tmp_path) -> None:
+    import importlib.util
+
+    from .conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("lift_coco_json", REPO_ROOT / "examples" / "lift_coco_json.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    path = tmp_path / "dets.json"
+    w, h = example.write_demo_json(path)
+    keypoints, confidence = example.read_coco_results(path)
+    assert (w, h) == (1000, 1000) and keypoints.shape == (205, 17, 2) and confidence.shape == (205, 17)
+    # frames 50 and 51 had no detection; the clutter "person" (score 0.3, +300 px) was not picked
+    assert np.isnan(keypoints[50:52]).all() and np.all(confidence[50:52] == 0)
+    truth = example.h36m_to_coco_pixels(posezoo.data.load_sample("06_01").keypoints_2d_px.astype(np.float64))
+    inlier = confidence >= 0.7  # DetectorNoise: inliers 2 px jitter, outliers / missing score lower
+    assert inlier.mean() > 0.95 and np.abs(keypoints[inlier] - truth[inlier]).max() < 20
+    torch.manual_seed(0)
+    out = posezoo.lift(keypoints, example.DemoLifter(), image_size=(w, h), layout="coco",
+                       confidence=confidence, min_confidence=0.1)
+    assert out.shape == (205, 17, 3) and np.isfinite(out).all()

@@ -18,9 +18,9 @@ from torch import nn
 
 from .data._refine_windows import average_overlapping, sliding_window_frames
 from .data.camera import normalize_screen_coordinates
+from .data.stride_masks import token_offsets
 from .data.windows import central_frames, evaluation_windows, interpolate_frames, reassemble
 from .skeleton import Skeleton, coco_to_h36m, flip_pose, get_skeleton
-from .data.stride_masks import token_offsets
 
 __all__ = ["lift", "refine"]
 

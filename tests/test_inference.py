@@ -205,6 +205,8 @@ def test_lift_keeps_kind_device_and_dtype() -> None:
     ref = posezoo.lift(x, model)
     out_t = posezoo.lift(torch.tensor(x), model)
     assert isinstance(out_t, torch.Tensor) and out_t.dtype == torch.float32 and out_t.device.type == "cpu"
+    assert not out_t.is_inference() and not out_t.requires_grad
+    out_t.mul_(1.0)  # an ordinary tensor: in-place use outside inference_mode works
     np.testing.assert_allclose(out_t.numpy(), ref, atol=1e-6)
     out64 = posezoo.lift(x.astype(np.float64), model)
     assert out64.dtype == np.float64
@@ -384,6 +386,22 @@ def test_refine_validation() -> None:
     conf[3, 2] = 0
     good = x.copy()
     np.testing.assert_allclose(posezoo.refine(bad, synth, confidence=conf), posezoo.refine(good, synth), atol=1e-6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_lift_and_refine_on_cuda_keep_device_with_autocast() -> None:
+    model, uu, synth = _seed_models()
+    x = _walk_2d(300)
+    ref = posezoo.lift(x, model)
+    out = posezoo.lift(torch.tensor(x, device="cuda"), model, device="cuda")
+    assert out.device.type == "cuda" and out.dtype == torch.float32
+    np.testing.assert_allclose(out.cpu().numpy(), ref, atol=2e-2)  # float16 autocast
+    exact = posezoo.lift(torch.tensor(x, device="cuda"), model, amp=False)
+    np.testing.assert_allclose(exact.cpu().numpy(), ref, atol=1e-4)
+    uu_out = posezoo.lift(x[::4], uu.cuda(), input_stride=4)
+    assert isinstance(uu_out, np.ndarray) and uu_out.shape == ((75 - 1) * 4 + 1, 17, 3)
+    noisy = torch.randn(100, 17, 3, device="cuda")
+    assert posezoo.refine(noisy, synth.cuda()).device.type == "cuda"
 
 
 # ---------------------------------------------------------------- the in-the-wild example

@@ -5,7 +5,7 @@ Public API re-exports only; see the docs for each sub-module.
 
 __version__ = "0.1.0.dev0"
 
-from . import skeleton
+from . import data, skeleton
 from .convert import from_official
 from .models import (
     PoseModel,
@@ -19,10 +19,12 @@ from .models import (
     register_model,
     save_pretrained,
 )
+from .inference import lift, refine
 from .utils import count_flops
 
 __all__ = [
     "__version__",
+    "data",
     "skeleton",
     "from_official",
     "PoseModel",
@@ -36,4 +38,6 @@ __all__ = [
     "register_model",
     "save_pretrained",
     "count_flops",
+    "lift",
+    "refine",
 ]

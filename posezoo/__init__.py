@@ -5,7 +5,7 @@ Public API re-exports only; see the docs for each sub-module.
 
 __version__ = "0.1.0.dev0"
 
-from . import skeleton
+from . import losses, metrics, skeleton
 from .convert import from_official
 from .models import (
     PoseModel,
@@ -24,6 +24,8 @@ from .utils import count_flops
 __all__ = [
     "__version__",
     "skeleton",
+    "losses",
+    "metrics",
     "from_official",
     "PoseModel",
     "WeightsError",

@@ -11,12 +11,14 @@ therefore differentiates the polar factor directly:
     grad_H = U K V'^T,  K_ij = (A_ij - A_ji) / (s'_i + s'_j),  A = U^T grad_R V',
 
 with ``V' = V D`` and ``s' = S D``; pairs whose denominator vanishes (a
-rotation that is not determined by the data) get a zero gradient.
+rotation that is not determined by the data) get a zero gradient. Only first
+derivatives are available (double backward raises).
 """
 
 from __future__ import annotations
 
 import torch
+from torch.autograd.function import once_differentiable
 
 __all__ = ["special_polar", "similarity_align", "scale_align"]
 
@@ -37,6 +39,7 @@ class _SpecialPolar(torch.autograd.Function):
         return u @ v_signed.mT
 
     @staticmethod
+    @once_differentiable  # u, s, v are saved constants: no second derivatives
     def backward(ctx, grad_r: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         u, v_signed, s_signed = ctx.saved_tensors
         a = u.mT @ grad_r @ v_signed

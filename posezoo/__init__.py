@@ -5,7 +5,7 @@ Public API re-exports only; see the docs for each sub-module.
 
 __version__ = "0.1.0.dev0"
 
-from . import data, skeleton
+from . import data, losses, metrics, skeleton
 from .convert import from_official
 from .models import (
     PoseModel,
@@ -26,6 +26,8 @@ __all__ = [
     "__version__",
     "data",
     "skeleton",
+    "losses",
+    "metrics",
     "from_official",
     "PoseModel",
     "WeightsError",

@@ -11,7 +11,7 @@ estimates are noisy. From those noisy keyframes, recover every frame.
   per joint and frame, displaced by ``--outlier-min`` .. ``--outlier-max``
   metres in a random direction);
 * keyframes every 10 frames, windows of 101 frames (11 keyframes);
-* loss: L1 over the whole window (the official MixSynthFormer loss);
+* loss: L1 over the whole window (``posezoo.losses.PoseL1Loss``, the official loss);
   optimiser Adam with AMSGrad (official), short linear warm-up, cosine decay to 10 %;
 * evaluation on every frame of every test clip: sliding windows advancing by
   ``--eval-step`` keyframes with overlap averaging
@@ -40,8 +40,10 @@ import numpy as np
 import torch
 
 import posezoo
-from posezoo.data import merge_windows, sliding_windows
+from posezoo.data import load_clips, merge_windows, sliding_windows
 from posezoo.layers import KeyframeInterpolation
+from posezoo.losses import PoseL1Loss
+from posezoo.metrics import mpjpe, unit_scale
 
 
 
@@ -55,11 +57,10 @@ def default_data_dir() -> Path:
     return Path("shared") / "data"
 
 
-def load_clips(path: Path) -> list[torch.Tensor]:
-    """Root-relative clips ``(T, 17, 3)`` in metres, float32."""
-    with np.load(path) as data:
-        clips = [torch.from_numpy(data[key]).float() for key in sorted(data.files)]
-    return [clip - clip[:, :1] for clip in clips]
+def load_root_relative_clips(path: Path) -> list[torch.Tensor]:
+    """Root-relative clips ``(T, 17, 3)`` in metres, float32 (pelvis = joint 0 at the origin)."""
+    clips = load_clips(path)
+    return [torch.from_numpy(clips[name]).float() - torch.from_numpy(clips[name][:, :1]).float() for name in sorted(clips)]
 
 
 def add_detector_noise(poses: torch.Tensor, args: argparse.Namespace, generator: torch.Generator) -> torch.Tensor:
@@ -94,16 +95,8 @@ def sample_batch(clips: list[torch.Tensor], window: int, batch: int, generator: 
 
 
 def mpjpe_mm(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-frame mean joint distance in millimetres, ``(..., J, 3) -> (...)``."""
-    return (pred - target).norm(dim=-1).mean(dim=-1) * 1000.0
-
-
-def l1_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    try:  # the library's loss once it exists (posezoo.losses is written in parallel)
-        from posezoo.losses import PoseL1Loss
-    except ImportError:
-        return (pred - target).abs().mean()  # same definition: F.l1_loss, reduction "mean"
-    return PoseL1Loss()(pred, target)
+    """Per-frame MPJPE in millimetres, ``(..., J, 3) -> (...)`` (inputs in metres)."""
+    return mpjpe(pred, target, scale=unit_scale("m", "mm"), reduction="none")
 
 
 @torch.no_grad()
@@ -164,10 +157,11 @@ def run(args: argparse.Namespace) -> dict:
         torch.nn.init.zeros_(model.head.weight)
         torch.nn.init.zeros_(model.head.bias)
     window = model.num_frames
-    train = [c for c in load_clips(data_dir / "mocap17_train.npz") if c.shape[0] >= window]
-    test = load_clips(data_dir / "mocap17_test.npz")
+    train = [c for c in load_root_relative_clips(data_dir / "mocap17_train.npz") if c.shape[0] >= window]
+    test = load_root_relative_clips(data_dir / "mocap17_test.npz")
     test_noisy = [add_detector_noise(c, args, torch.Generator().manual_seed(10_000 + i)) for i, c in enumerate(test)]
 
+    criterion = PoseL1Loss()  # official MixSynthFormer loss: mean absolute error over the window
     optimiser = torch.optim.Adam(model.parameters(), lr=args.lr, amsgrad=True)
     warmup = max(1, min(50, args.steps // 10))
 
@@ -184,7 +178,7 @@ def run(args: argparse.Namespace) -> dict:
     for step in range(1, args.steps + 1):
         clean = rotate_about_vertical(sample_batch(train, window, args.batch_size, gen), gen)
         noisy = add_detector_noise(clean, args, gen)
-        loss = l1_loss(model(noisy), clean)
+        loss = criterion(model(noisy), clean)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

@@ -1,5 +1,14 @@
 """Data conventions: stride masks, cameras, datasets, windows and samples."""
 
+from .keyframe_windows import (
+    keyframe_frame_indices,
+    merge_windows,
+    pad_edge,
+    padded_length,
+    sliding_windows,
+    window_starts,
+    window_stride,
+)
 from .bundled import Sample, list_samples, load_sample
 from .camera import (
     Camera,
@@ -32,6 +41,13 @@ from .windows import (
 )
 
 __all__ = [
+    "keyframe_frame_indices",
+    "merge_windows",
+    "pad_edge",
+    "padded_length",
+    "sliding_windows",
+    "window_starts",
+    "window_stride",
     "random_shift",
     "receptive_field",
     "sample_stride_masks",

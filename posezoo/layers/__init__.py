@@ -2,8 +2,10 @@
 
 from .attention import Attention, attend, key_mask_to_bias, merge_heads, split_heads
 from .block import TransformerBlock, make_drop_path
+from .keyframe_interp import KeyframeInterpolation, interpolation_matrix
 from .mlp import Mlp, get_activation
 from .pos_embed import LearnedPositionalEmbedding, resize_positional_embedding
+from .synth import MixSynthAttention, MixSynthEncoder, MixSynthEncoderLayer, SELayer, SynthAttention
 
 __all__ = [
     "Attention",
@@ -17,4 +19,11 @@ __all__ = [
     "get_activation",
     "LearnedPositionalEmbedding",
     "resize_positional_embedding",
+    "KeyframeInterpolation",
+    "interpolation_matrix",
+    "SELayer",
+    "SynthAttention",
+    "MixSynthAttention",
+    "MixSynthEncoderLayer",
+    "MixSynthEncoder",
 ]

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data._refine_windows import average_overlapping, sliding_window_frames
+from .data.keyframe_windows import merge_windows, sliding_windows
 from .data.camera import normalize_screen_coordinates
 from .data.stride_masks import token_offsets
 from .data.windows import central_frames, evaluation_windows, interpolate_frames, reassemble
@@ -434,11 +434,13 @@ def refine(
 
     The model reads windows of ``W = K*Q + 1`` frames (``model.num_frames``) and
     uses only the keyframes ``0, K, ..., W-1`` (``K = model.sample_interval``).
-    Windows start every ``window_step`` frames (default K, so every frame is
-    covered by several windows and keyframes stay aligned to multiples of K),
-    plus one window aligned to the end of the sequence; a sequence shorter than
-    ``W`` is edge-padded at the end. The outputs of all windows covering a frame
-    are averaged (DeciWatch's sliding evaluation).
+    Windows start every ``window_step`` keyframes (``window_step * K`` frames,
+    default 1 keyframe), so every window's keyframes lie on the global grid of
+    frames divisible by K: only frames ``0, K, 2K, ...`` and the last frame are
+    read, as when a detector runs every K frames. The sequence is edge-padded
+    at the end (repeating its last frame) so the last window ends on the grid;
+    the outputs of all windows covering a frame are averaged (DeciWatch's
+    sliding evaluation). See :mod:`posezoo.data.keyframe_windows`.
 
     Args:
         poses: ``(T, J, D)`` or ``(T, J*D)``, any ``T >= 1``, with ``J`` =
@@ -446,7 +448,8 @@ def refine(
         model: a registered model name or module with ``sample_interval``,
             ``num_frames``, ``num_joints`` and ``in_channels``.
         sample_interval: optional check: must equal the model's K.
-        window_step: frames between window starts (default K).
+        window_step: keyframes between window starts, ``1 <= window_step <= Q``
+            (default 1: the densest overlap).
         confidence: optional ``(T, J)``; poses with ``confidence <= min_confidence``
             are missing (may be non-finite) and filled by interpolation over time.
         batch_size, device, amp, pretrained: as in :func:`lift`.
@@ -466,7 +469,7 @@ def refine(
     joints, channels = int(net.num_joints), int(net.in_channels)
     if sample_interval is not None and sample_interval != k:
         raise ValueError(f"sample_interval={sample_interval} does not match the model's sample_interval={k}")
-    step = k if window_step is None else _positive_int(window_step, "window_step")
+    step = 1 if window_step is None else _positive_int(window_step, "window_step")
     batch_size = _positive_int(batch_size, "batch_size")
 
     _check_sequence(poses, "poses")
@@ -489,8 +492,8 @@ def refine(
     if flat:
         x = x.reshape(x.shape[0], joints * channels)
     length = x.shape[0]
-    starts, frames = sliding_window_frames(length, window, step)
-    inputs = x[torch.as_tensor(frames, device=dev)]  # (n, W, ...)
+    windows, starts = sliding_windows(x[None], window, k, step)
+    inputs = windows[0]  # (n, W, ...)
     outs = []
     with _inference(net, dev, amp):
         for chunk in inputs.split(batch_size):
@@ -499,5 +502,5 @@ def refine(
                 got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
                 raise ValueError(f"the model returned {got}, expected {tuple(chunk.shape)}")
             outs.append(out.float())
-    result = average_overlapping(torch.cat(outs), starts, length)
+    result = merge_windows(torch.cat(outs)[None], starts, length)[0]
     return _restore_kind(result, poses)

@@ -161,18 +161,18 @@ def _uplift_by_hand(model: TinyUpliftUpsample, keyframes: np.ndarray, s_in: int,
 
 @torch.no_grad()
 def _refine_by_hand(model: TinySynth, x: np.ndarray, step: int) -> np.ndarray:
-    w, length = model.num_frames, len(x)
-    if length <= w:
-        index = np.minimum(np.arange(w), length - 1)
-        return model(torch.tensor(x[index][None], dtype=torch.float32))[0].numpy()[:length]
-    total, count = np.zeros(x.shape), np.zeros(length)
-    starts = list(range(0, length - w + 1, step))
-    if starts[-1] != length - w:
-        starts.append(length - w)
-    for s in starts:
-        total[s:s + w] += model(torch.tensor(x[s:s + w][None], dtype=torch.float32))[0].numpy()
+    """Windows start every ``step`` keyframes (on the K grid); the end is padded with the last frame."""
+    w, length, stride = model.num_frames, len(x), step * model.sample_interval
+    padded = list(x)
+    while len(padded) < w or (len(padded) - w) % stride:
+        padded.append(x[-1])
+    padded = np.stack(padded)
+    total, count = np.zeros(padded.shape), np.zeros(len(padded))
+    for s in range(0, len(padded) - w + 1, stride):
+        assert s % model.sample_interval == 0  # keyframes stay on the global grid
+        total[s:s + w] += model(torch.tensor(padded[s:s + w][None], dtype=torch.float32))[0].numpy()
         count[s:s + w] += 1
-    return total / count.reshape(-1, *[1] * (x.ndim - 1))
+    return (total / count.reshape(-1, *[1] * (x.ndim - 1)))[:length]
 
 
 # ---------------------------------------------------------------- lift: plain models
@@ -344,16 +344,28 @@ def test_lift_uplift_upsample_full_rate_input_and_short_sequences() -> None:
 # ---------------------------------------------------------------- refine
 
 
-@pytest.mark.parametrize("step", [None, 5])
+@pytest.mark.parametrize("step", [None, 2])
 def test_refine_1000_frames_equals_window_loop(step) -> None:
     _, _, synth = _seed_models()
     noisy = np.random.default_rng(5).normal(size=(1000, 17, 3)).astype(np.float32)
     out = posezoo.refine(noisy, synth, window_step=step)
     assert isinstance(out, np.ndarray) and out.shape == (1000, 17, 3)
-    np.testing.assert_allclose(out, _refine_by_hand(synth, noisy, step or synth.sample_interval), atol=2e-6)
+    np.testing.assert_allclose(out, _refine_by_hand(synth, noisy, step or 1), atol=2e-6)
     flat = posezoo.refine(torch.tensor(noisy.reshape(1000, 51)), synth, window_step=step)
     assert isinstance(flat, torch.Tensor) and flat.shape == (1000, 51)
     np.testing.assert_allclose(flat.numpy().reshape(1000, 17, 3), out, atol=2e-6)
+
+
+def test_refine_reads_only_the_keyframe_grid_and_last_frame() -> None:
+    """A detector run every K frames supplies frames 0, K, 2K, ... and the last: nothing else is read."""
+    _, _, synth = _seed_models()  # K = 3, W = 10
+    x = np.random.default_rng(3).normal(size=(257, 17, 3)).astype(np.float32)
+    perturbed = x.copy()
+    off_grid = np.setdiff1d(np.arange(257), np.append(np.arange(0, 257, 3), 256))
+    perturbed[off_grid] += 100.0
+    np.testing.assert_allclose(posezoo.refine(perturbed, synth), posezoo.refine(x, synth), atol=1e-5)
+    with pytest.raises(ValueError, match="step must be between 1 and Q"):
+        posezoo.refine(x, synth, window_step=4)
 
 
 @pytest.mark.parametrize("length", [1, 5, 10, 11])
@@ -362,7 +374,7 @@ def test_refine_short_sequences(length: int) -> None:
     x = np.random.default_rng(length).normal(size=(length, 17, 3)).astype(np.float32)
     out = posezoo.refine(x, synth, sample_interval=3)
     assert out.shape == x.shape
-    np.testing.assert_allclose(out, _refine_by_hand(synth, x, 3), atol=2e-6)
+    np.testing.assert_allclose(out, _refine_by_hand(synth, x, 1), atol=2e-6)
 
 
 def test_refine_validation() -> None:

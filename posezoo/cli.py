@@ -39,7 +39,7 @@ def _print_markdown_table(names: list[str]) -> None:
     print("|---|---|---|---|---|")
     for name in names:
         info = model_info(name)
-        frames = info["config"].get("num_frames", "any")
+        frames = info["num_frames"] if info["num_frames"] is not None else "any"
         notes = get_model_entry(name).notes.split(". ")[0].replace("|", "/")
         print(f"| `{name}` | {info['family']} | {frames} | {info['params']:,} | {notes} |")
 

@@ -171,6 +171,7 @@ def model_info(name: str, flops: bool = False) -> dict[str, Any]:
 
     Returns a dict with ``name``, ``family``, ``paper``, ``config``
     (constructor kwargs), ``params`` (int, counted on a freshly built model),
+    ``num_frames`` (the model's input window, None if any length works),
     ``weights`` (tag -> metadata dict), ``default_tag`` and ``notes``; with
     ``flops=True`` also ``flops`` (see :func:`posezoo.utils.count_flops`) for
     one clip of the model's default input.
@@ -183,6 +184,7 @@ def model_info(name: str, flops: bool = False) -> dict[str, Any]:
         "paper": entry.paper,
         "config": entry.config,
         "params": count_parameters(model),
+        "num_frames": getattr(model, "num_frames", None),
         "weights": {tag: w.to_dict() for tag, w in entry.weights.items()},
         "default_tag": entry.default_tag,
         "notes": entry.notes,

@@ -2,8 +2,10 @@
 
 from .attention import Attention, attend, key_mask_to_bias, merge_heads, split_heads
 from .block import TransformerBlock, make_drop_path
+from .duta import DUTATemporalEncoder, UpsamplingTokens, linear_drop_path_rates
 from .mlp import Mlp, get_activation
 from .pos_embed import LearnedPositionalEmbedding, resize_positional_embedding
+from .strided import StridedConvMlp, StridedTransformerBlock, strided_output_length
 
 __all__ = [
     "Attention",
@@ -13,8 +15,14 @@ __all__ = [
     "split_heads",
     "TransformerBlock",
     "make_drop_path",
+    "DUTATemporalEncoder",
+    "UpsamplingTokens",
+    "linear_drop_path_rates",
     "Mlp",
     "get_activation",
     "LearnedPositionalEmbedding",
     "resize_positional_embedding",
+    "StridedConvMlp",
+    "StridedTransformerBlock",
+    "strided_output_length",
 ]

@@ -414,7 +414,8 @@ def convert_uplift_upsample(
         unmapped = sorted(set(expected) - set(state_dict))
         extra = sorted(set(state_dict) - set(expected))
         if wrong:
-            problems.append("shape mismatches (wrong config?): " + "; ".join(wrong))
+            more = f"; ... and {len(wrong) - 8} more" if len(wrong) > 8 else ""
+            problems.append("shape mismatches (wrong config?): " + "; ".join(wrong[:8]) + more)
         if unmapped:
             problems.append(f"model parameters not found in the file: {unmapped}")
         if extra:

@@ -293,7 +293,11 @@ def _write_official_h5(model: UpliftUpsample, path: Path) -> None:
                 g.create_dataset(name, data=np.asarray(array, np.float32))
 
 
-@pytest.mark.parametrize("name", ["uplift_upsample_h36m_81", "uplift_upsample_h36m_351", "uplift_upsample_small"])
+@pytest.mark.parametrize("name", [
+    "uplift_upsample_h36m_81",
+    pytest.param("uplift_upsample_h36m_351", marks=pytest.mark.slow),
+    "uplift_upsample_small",
+])
 def test_registered_geometry_loads_official_layout(name: str, tmp_path: Path) -> None:
     """An official-layout file of each registered geometry loads through create_model in both joint orders."""
     torch.manual_seed(0)

@@ -73,7 +73,7 @@ def test_invalid_geometries_fail_at_construction(kwargs: dict, match: str) -> No
         _tiny(**kwargs)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(
     n=st.integers(1, 60),
     strides=st.lists(st.integers(1, 6), max_size=4),
@@ -86,7 +86,7 @@ def test_any_geometry_either_reduces_to_one_or_is_refused(n: int, strides: list,
         valid = not strides or lengths[-1] == 1
     except ValueError:
         valid = False
-    kw = dict(TINY, temporal_dim=8, num_frames=n, strides=strides, paddings=paddings, output_stride=1, input_strides=[1])
+    kw = dict(TINY, spatial_depth=0, temporal_depth=1, temporal_dim=8, num_frames=n, strides=strides, paddings=paddings, output_stride=1, input_strides=[1])
     if not valid:
         with pytest.raises(ValueError):
             UpliftUpsample(**kw)

@@ -370,7 +370,8 @@ def convert_uplift_upsample(
 
     kwargs = resolve_config(config, joint_order)
     try:
-        reference = UpliftUpsample(**kwargs)
+        with torch.device("meta"):  # shapes only: no memory, no initialisation
+            reference = UpliftUpsample(**kwargs)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"uplift_upsample config does not describe a valid model: {exc}") from exc
     num_joints = reference.num_joints

@@ -314,3 +314,15 @@ def test_registered_geometry_loads_official_layout(name: str, tmp_path: Path) ->
         out = h36m(_official_to_h36m(x), mask)
     torch.testing.assert_close(_h36m_to_official(out.full), ref.full, rtol=0, atol=1e-5)
     torch.testing.assert_close(_h36m_to_official(out.central), ref.central, rtol=0, atol=1e-5)
+
+
+def test_cli_convert_then_from_pretrained(tmp_path: Path, fixture_data) -> None:
+    from posezoo.cli import main
+
+    assert main(["convert", "uplift_upsample", str(CASE / "weights.h5"), str(tmp_path / "out"),
+                 "--config", str(CASE / "config.json"), "--joint-order", "official"]) == 0
+    model = posezoo.from_pretrained(tmp_path / "out")
+    assert model.joint_order == "official" and model.input_strides == [3, 9]
+    with torch.no_grad():
+        out = model(fixture_data["input"], fixture_data["stride_mask"])
+    _assert_parity(out.full, out.central, fixture_data)

@@ -228,3 +228,28 @@ def test_example_inputs_use_an_upsampling_stride() -> None:
     x, mask = model.example_inputs(3)
     assert x.shape == (3, 71, 17, 2) and mask.shape == (3, 71) and mask.dtype == torch.bool
     assert torch.equal(mask[0], stride_mask(71, 10, 5))  # first s_in > s_out
+
+
+def test_bfloat16_autocast_and_half_precision() -> None:
+    model = _tiny()
+    x, mask = _batch(model, [3, 9])
+    with torch.no_grad():
+        ref = model(x, mask)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(x, mask)
+        half = _tiny().half()(x.half(), mask)
+    assert out.central.dtype == torch.bfloat16 and half.central.dtype == torch.float16
+    torch.testing.assert_close(out.central.float(), ref.central, rtol=0, atol=0.05)
+    torch.testing.assert_close(half.full.float(), ref.full, rtol=0, atol=0.02)
+
+
+def test_torch_export_returns_the_output_dataclass() -> None:
+    model = _tiny()
+    x, mask = _batch(model, [3, 9])
+    exported = torch.export.export(model, (x, mask)).module()
+    other_x, other_mask = _batch(model, [9, 3])
+    with torch.no_grad():
+        out, ref = exported(other_x, other_mask), model(other_x, other_mask)
+    assert isinstance(out, UpliftUpsampleOutput)
+    torch.testing.assert_close(out.full, ref.full, rtol=0, atol=1e-6)
+    torch.testing.assert_close(out.central, ref.central, rtol=0, atol=1e-6)

@@ -39,7 +39,7 @@ def load_clips(path, min_frames: int = 60) -> list[torch.Tensor]:
 def mocap_windows(
     clips: list[torch.Tensor], batch: int, num_tokens: int, output_stride: int, gen: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random windows seen by a simple pinhole camera at a random yaw, 5 m away.
+    """Random windows seen by a pinhole camera at a random yaw, 3.5-8 m away, subject off-centre by up to 2 m.
 
     Returns 2D ``(B, N, 17, 2)`` (focal length 2 in normalised units) and
     root-relative camera-frame 3D ``(B, N, 17, 3)`` in metres.
@@ -53,8 +53,9 @@ def mocap_windows(
         yaw = float(torch.rand(1, generator=gen)) * 2 * math.pi
         c, s = math.cos(yaw), math.sin(yaw)
         rot = torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-        p = (world - world[num_tokens // 2, 0]) @ rot.T
-        cam = torch.stack([p[..., 0], -p[..., 2], p[..., 1] + 5.0], dim=-1)  # x right, y down, z forward
+        p = (world - world[num_tokens // 2, 0]) @ rot.T  # centred on the central pelvis
+        offset = torch.rand(3, generator=gen) * torch.tensor([4.0, 1.0, 4.5]) - torch.tensor([2.0, 0.5, -3.5])
+        cam = torch.stack([p[..., 0], -p[..., 2], p[..., 1]], dim=-1) + offset  # x right, y down, z forward
         kp2d.append(2.0 * cam[..., :2] / cam[..., 2:])
         pose3d.append(cam - cam[:, :1])
     return torch.stack(kp2d), torch.stack(pose3d)

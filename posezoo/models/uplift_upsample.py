@@ -79,6 +79,10 @@ class UpliftUpsampleOutput:
     central: torch.Tensor
 
 
+# a pytree node, so that torch.export / torch.compile can return it
+torch.export.register_dataclass(UpliftUpsampleOutput, serialized_type_name="posezoo.UpliftUpsampleOutput")
+
+
 def _as_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {value!r}")
@@ -412,14 +416,11 @@ _RELEASED = dict(
     full_output=True, drop_rate=0.0, attn_drop_rate=0.0, drop_path_rate=[0.1, 0.1, 0.0], joint_order="h36m",
 )
 
-_NOTES_OFFICIAL = (
-    "Load the official Keras .h5 weights with create_model(name, pretrained='file.h5') or "
-    "posezoo.from_official('uplift_upsample', 'file.h5', config=...); inputs/outputs in H36M-17 order "
-    "by default (joint_order='official' keeps the official order)."
-)
+_NOTES_OFFICIAL = "; official Keras .h5 weights load with pretrained='file.h5' (H36M-17 joint order by default)"
 
 
-@register_model(UpliftUpsample, family="uplift_upsample", paper=PAPER, notes="h36m_81 config: " + _NOTES_OFFICIAL)
+@register_model(UpliftUpsample, family="uplift_upsample", paper=PAPER,
+                notes="geometry of the official h36m_81 config (81 frames, s_out 2, s_in 4/10/20)" + _NOTES_OFFICIAL)
 def uplift_upsample_h36m_81() -> dict:
     """Human3.6M 81-frame model: N=41 tokens at s_out=2, s_in in {4, 10, 20}."""
     return dict(
@@ -429,7 +430,8 @@ def uplift_upsample_h36m_81() -> dict:
 
 
 @register_model(UpliftUpsample, family="uplift_upsample", paper=PAPER,
-                notes="h36m_351 / h36m_351_pt / amass_351 configs: " + _NOTES_OFFICIAL)
+                notes="geometry of the official h36m_351/h36m_351_pt/amass_351 configs (351 frames, s_out 5, "
+                      "s_in 5/10/20)" + _NOTES_OFFICIAL)
 def uplift_upsample_h36m_351() -> dict:
     """Human3.6M 351-frame model: N=71 tokens at s_out=5, s_in in {5, 10, 20}."""
     return dict(
@@ -439,7 +441,7 @@ def uplift_upsample_h36m_351() -> dict:
 
 
 @register_model(UpliftUpsample, family="uplift_upsample", paper=PAPER,
-                notes="Small CPU-friendly variant (posezoo's own configuration, no official weights).")
+                notes="small CPU-friendly variant (53 frames, s_out 2, s_in 2/4/8); posezoo's own configuration")
 def uplift_upsample_small() -> dict:
     """27 tokens at s_out=2 (53 frames), s_in in {2, 4, 8}, Cs 16 / Ct 128, depths 2/2, 4 heads."""
     return dict(

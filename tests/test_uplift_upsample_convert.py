@@ -242,13 +242,14 @@ def _write_official_h5(model: UpliftUpsample, path: Path) -> None:
 
     def block(group: str, prefix: str, strided: bool) -> None:
         c = sd[f"{prefix}.norm1.weight"].shape[0]
-        qkv_w, qkv_b = sd[f"{prefix}.attn.qkv.weight"], sd[f"{prefix}.attn.qkv.bias"]
+        qkv_w, qkv_b = sd[f"{prefix}.attn.qkv.weight"], sd.get(f"{prefix}.attn.qkv.bias")
         ln, mha = next(counter), next(counter)
         w = [(f"ln_{ln}/gamma:0", sd[f"{prefix}.norm1.weight"]), (f"ln_{ln}/beta:0", sd[f"{prefix}.norm1.bias"])]
         for i in range(3):
             d = next(counter)
-            w += [(f"mha_{mha}/dense_{d}/kernel:0", qkv_w[i * c:(i + 1) * c].T),
-                  (f"mha_{mha}/dense_{d}/bias:0", qkv_b[i * c:(i + 1) * c])]
+            w += [(f"mha_{mha}/dense_{d}/kernel:0", qkv_w[i * c:(i + 1) * c].T)]
+            if qkv_b is not None:  # qkv_bias=False: no bias positions
+                w += [(f"mha_{mha}/dense_{d}/bias:0", qkv_b[i * c:(i + 1) * c])]
         d = next(counter)
         w += [(f"mha_{mha}/dense_{d}/kernel:0", sd[f"{prefix}.attn.proj.weight"].T),
               (f"mha_{mha}/dense_{d}/bias:0", sd[f"{prefix}.attn.proj.bias"])]
@@ -263,24 +264,29 @@ def _write_official_h5(model: UpliftUpsample, path: Path) -> None:
                   ("mlp/fc_b/kernel:0", sd[f"{prefix}.mlp.fc2.weight"].T), ("mlp/fc_b/bias:0", sd[f"{prefix}.mlp.fc2.bias"])]
         groups[group] = [(f"{group}/{n}", a) for n, a in w]
 
-    dense("keypoint_embedding", "keypoint_embed")
     groups["token_dropout"] = []
-    groups["spatial_pe"] = [("spatial_pe/positional_encoding_weights:0", sd["spatial_pos_embed.weight"])]
+    if model.spatial_depth > 0:
+        dense("keypoint_embedding", "keypoint_embed")
+        groups["spatial_pe"] = [("spatial_pe/positional_encoding_weights:0", sd["spatial_pos_embed.weight"])]
     groups["temporal_pe"] = [("temporal_pe/positional_encoding_weights:0", sd["temporal_pos_embed.weight"])]
     for i in range(len(model.strided_blocks)):
         groups[f"strided_temporal_pe_{i + 1}"] = [
             (f"strided_temporal_pe_{i + 1}/positional_encoding_weights:0", sd[f"strided_blocks.{i}.pos_embed.weight"])]
-    groups["strided_input_token_layer"] = [
-        ("strided_input_token_layer/learnable_masked_token:0", sd["upsampling_tokens.token"])]
-    for i in range(len(model.spatial_blocks)):
-        block(f"spatial_block_{i + 1}", f"spatial_blocks.{i}", False)
-    groups["spatial_norm"] = [("spatial_norm/gamma:0", sd["spatial_norm.weight"]), ("spatial_norm/beta:0", sd["spatial_norm.bias"])]
+    if model.upsampling_tokens is not None:
+        groups["strided_input_token_layer"] = [
+            ("strided_input_token_layer/learnable_masked_token:0", sd["upsampling_tokens.token"])]
+    if model.spatial_depth > 0:
+        for i in range(len(model.spatial_blocks)):
+            block(f"spatial_block_{i + 1}", f"spatial_blocks.{i}", False)
+        groups["spatial_norm"] = [("spatial_norm/gamma:0", sd["spatial_norm.weight"]),
+                                  ("spatial_norm/beta:0", sd["spatial_norm.bias"])]
     dense("spatial_to_temporal_fc", "spatial_to_temporal")
     for i in range(len(model.temporal_encoder.blocks)):
         block(f"temporal_block_{i + 1}", f"temporal_encoder.blocks.{i}", False)
     for i in range(len(model.strided_blocks)):
         block(f"strided_temporal_block_{i + 1}", f"strided_blocks.{i}", True)
-    dense("temporal_fc", "full_head")
+    if model.full_head is not None:
+        dense("temporal_fc", "full_head")
     dense("strided_temporal_fc", "central_head")
     with h5py.File(path, "w") as f:
         f.attrs["layer_names"] = [g.encode() for g in groups]
@@ -326,3 +332,28 @@ def test_cli_convert_then_from_pretrained(tmp_path: Path, fixture_data) -> None:
     with torch.no_grad():
         out = model(fixture_data["input"], fixture_data["stride_mask"])
     _assert_parity(out.full, out.central, fixture_data)
+
+
+@pytest.mark.parametrize("options", [
+    dict(qkv_bias=False),
+    dict(spatial_depth=0),
+    dict(temporal_depth=0, full_output=False),
+    dict(strided_input=False, input_strides=[1]),
+    dict(strides=[], paddings=[], num_frames=5),
+])
+def test_less_common_official_branches_round_trip(options: dict, tmp_path: Path) -> None:
+    """Groups appear/disappear and positions shift exactly as the official model does for these options."""
+    torch.manual_seed(0)
+    kwargs = dict(num_frames=9, spatial_dim=8, temporal_dim=16, spatial_depth=1, temporal_depth=1, num_heads=2,
+                  strides=[3, 3], paddings=[[1, 1], [1, 1]], output_stride=1, input_strides=[3],
+                  joint_order="official")
+    kwargs.update(options)
+    source = UpliftUpsample(**kwargs).eval()
+    path = tmp_path / "weights.h5"
+    _write_official_h5(source, path)
+    loaded = posezoo.from_official("uplift_upsample", path, config=kwargs, joint_order="official")
+    x, mask = source.example_inputs(2)
+    with torch.no_grad():
+        a, b = source(x, mask), loaded(x, mask)
+    torch.testing.assert_close(b.central, a.central, rtol=0, atol=0)
+    assert (a.full is None) == (b.full is None)

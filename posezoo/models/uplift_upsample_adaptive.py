@@ -113,6 +113,11 @@ class AdaptiveStrideController:
         self._since_switch = 0
 
     @property
+    def strides(self) -> tuple[int, ...]:
+        """Candidate strides, from the largest (slowest motion) to the smallest."""
+        return tuple(self._levels)
+
+    @property
     def stride(self) -> int:
         """The current input stride in frames."""
         return self._levels[self._level]
@@ -195,7 +200,7 @@ def lift_adaptive(
         raise ValueError(
             f"keypoints_2d must have shape (T, {model.num_joints}, {model.in_channels}), got {tuple(keypoints_2d.shape)}"
         )
-    bad = [s for s in controller._levels if s % model.output_stride]
+    bad = [s for s in controller.strides if s % model.output_stride]
     if bad:
         raise ValueError(f"controller strides {bad} are not multiples of the model's output_stride {model.output_stride}")
     if velocity_source not in ("prediction", "keypoints"):

@@ -172,6 +172,16 @@ def test_within_batch_flip_pairs_each_sample_with_its_mirror() -> None:
 # ---------------------------------------------------------------- training runs
 
 
+@pytest.fixture
+def one_thread():
+    """The small model's ops are too small for intra-op threads to pay off; one thread also avoids
+    oversubscribing a shared 2-core machine. Restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _train(shared_dir: Path, steps: int, pairs: int, lr: float, seed: int = 0):
     torch.manual_seed(seed)
     clips = load_clips(shared_dir / "data" / "mocap17_train.npz")
@@ -196,7 +206,7 @@ def _train(shared_dir: Path, steps: int, pairs: int, lr: float, seed: int = 0):
     return model, ema.module, losses
 
 
-def test_training_reduces_the_loss_on_mocap(shared_dir: Path) -> None:
+def test_training_reduces_the_loss_on_mocap(shared_dir: Path, one_thread) -> None:
     """Small variant, 80 steps of 8 windows (4 mocap windows + their mirrors), mixed s_in and random phase."""
     _, _, losses = _train(shared_dir, steps=80, pairs=4, lr=1e-3)
     first, last = np.mean(losses[:10]), np.mean(losses[-20:])
@@ -205,7 +215,7 @@ def test_training_reduces_the_loss_on_mocap(shared_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_training_beats_the_mean_pose_on_held_out_mocap(shared_dir: Path) -> None:
+def test_training_beats_the_mean_pose_on_held_out_mocap(shared_dir: Path, one_thread) -> None:
     """400 steps of 16 windows; the central MPJPE on the test subjects clearly beats predicting the mean pose."""
     model, ema_model, losses = _train(shared_dir, steps=400, pairs=8, lr=1e-3)
     assert np.mean(losses[-50:]) < 0.5 * np.mean(losses[:10])

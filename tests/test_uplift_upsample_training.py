@@ -2,69 +2,30 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 import posezoo
-from posezoo.data import sample_stride_masks, stride_mask
-from posezoo.models.uplift_upsample import UpliftUpsampleOutput
+from posezoo.data import VirtualCameraPairs, flip_sample, load_clips, stride_mask
+from posezoo.data.windows import UpliftUpsampleWindows
 from posezoo.recipes.uplift_upsample import (
     RELEASED_TRAINING_CONFIGS,
     ema_decay,
-    flip_sample,
     make_ema,
+    make_loss,
     make_optimizer,
     make_scheduler,
+    skeleton_for,
     training_config,
-    within_batch_flip,
+    training_windows,
 )
 from posezoo.skeleton import reorder_joints
 
 OFFICIAL_FLIP = [5, 4, 3, 2, 1, 0, 6, 7, 8, 9, 10, 16, 15, 14, 13, 12, 11]
-
-
-# ---------------------------------------------------------------- data helpers (mocap -> 2D/3D windows)
-
-
-def load_clips(path, min_frames: int = 60) -> list[torch.Tensor]:
-    """Mocap clips ``(T, 17, 3)`` (H36M-17, metres, Z-up world)."""
-    with np.load(path) as data:
-        return [torch.from_numpy(data[k]) for k in sorted(data.files) if len(data[k]) >= min_frames]
-
-
-def mocap_windows(
-    clips: list[torch.Tensor], batch: int, num_tokens: int, output_stride: int, gen: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random windows seen by a pinhole camera at a random yaw, 3.5-8 m away, subject off-centre by up to 2 m.
-
-    Returns 2D ``(B, N, 17, 2)`` (focal length 2 in normalised units) and
-    root-relative camera-frame 3D ``(B, N, 17, 3)`` in metres.
-    """
-    kp2d, pose3d = [], []
-    for _ in range(batch):
-        clip = clips[int(torch.randint(len(clips), (1,), generator=gen))]
-        centre = int(torch.randint(len(clip), (1,), generator=gen))
-        idx = (centre + (torch.arange(num_tokens) - num_tokens // 2) * output_stride).clamp(0, len(clip) - 1)
-        world = clip[idx]
-        yaw = float(torch.rand(1, generator=gen)) * 2 * math.pi
-        c, s = math.cos(yaw), math.sin(yaw)
-        rot = torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-        p = (world - world[num_tokens // 2, 0]) @ rot.T  # centred on the central pelvis
-        offset = torch.rand(3, generator=gen) * torch.tensor([4.0, 1.0, 4.5]) - torch.tensor([2.0, 0.5, -3.5])
-        cam = torch.stack([p[..., 0], -p[..., 2], p[..., 1]], dim=-1) + offset  # x right, y down, z forward
-        kp2d.append(2.0 * cam[..., :2] / cam[..., 2:])
-        pose3d.append(cam - cam[:, :1])
-    return torch.stack(kp2d), torch.stack(pose3d)
-
-
-def uu_loss(out: UpliftUpsampleOutput, target: torch.Tensor) -> torch.Tensor:
-    """0.5 * sequence MPJPE + 0.5 * centre MPJPE (the released weights), computed inline for the test."""
-    centre = target.shape[1] // 2
-    return 0.5 * (out.full - target).norm(dim=-1).mean() + 0.5 * (out.central - target[:, centre]).norm(dim=-1).mean()
 
 
 # ---------------------------------------------------------------- recipe settings
@@ -113,6 +74,14 @@ def test_pytorch_adamw_reproduces_tfa_decoupled_decay() -> None:
     torch.testing.assert_close(p.detach(), torch.full((4,), 1 - 4e-6))
 
 
+def test_make_loss_is_the_library_loss_with_the_released_weights() -> None:
+    loss = make_loss()
+    assert isinstance(loss, posezoo.losses.UpliftUpsampleLoss) and (loss.w_seq, loss.w_center) == (0.5, 0.5)
+    full, target, central = torch.randn(4, 9, 17, 3), torch.randn(4, 9, 17, 3), torch.randn(4, 17, 3)
+    expected = 0.5 * (full - target).norm(dim=-1).mean() + 0.5 * (central - target[:, 4]).norm(dim=-1).mean()
+    torch.testing.assert_close(loss(full, central, target), expected)
+
+
 def test_ema_follows_the_official_decay() -> None:
     assert ema_decay(0) == pytest.approx(0.1) and ema_decay(10) == pytest.approx(11 / 20)
     assert ema_decay(100_000) == 0.999
@@ -132,41 +101,54 @@ def test_ema_follows_the_official_decay() -> None:
     assert make_ema(model, training_config("h36m_351")) is None
 
 
-# ---------------------------------------------------------------- flips
+# ---------------------------------------------------------------- flips and windows
 
 
-def test_flip_uses_the_official_permutation_in_official_order() -> None:
-    x = torch.randn(3, 17, 2)
-    flipped = flip_sample(x, joint_order="official")
-    expected = x[:, OFFICIAL_FLIP].clone()
-    expected[..., 0] *= -1
-    torch.testing.assert_close(flipped, expected, rtol=0, atol=0)
+def test_official_joint_order_flips_with_the_official_permutation() -> None:
+    assert list(skeleton_for("official").flip_permutation) == OFFICIAL_FLIP
+    x2, x3 = torch.randn(3, 17, 2), torch.randn(3, 17, 3)
+    flipped = flip_sample({"keypoints_2d": x2, "pose_3d": x3}, skeleton_for("official"))
+    for before, after in ((x2, flipped["keypoints_2d"]), (x3, flipped["pose_3d"])):
+        expected = before[:, OFFICIAL_FLIP].clone()
+        expected[..., 0] *= -1
+        torch.testing.assert_close(after, expected, rtol=0, atol=0)
 
 
-def test_flip_in_h36m_order_matches_the_official_flip_after_reordering() -> None:
-    x2, x3 = torch.randn(2, 5, 17, 2), torch.randn(2, 5, 17, 3)
-    f2, f3 = flip_sample(x2, x3, joint_order="h36m")
-    o2, o3 = flip_sample(reorder_joints(x2, "h36m", "uplift_upsample"), reorder_joints(x3, "h36m", "uplift_upsample"),
-                         joint_order="official")
-    torch.testing.assert_close(reorder_joints(f2, "h36m", "uplift_upsample"), o2, rtol=0, atol=0)
-    torch.testing.assert_close(reorder_joints(f3, "h36m", "uplift_upsample"), o3, rtol=0, atol=0)
-    assert torch.equal(f3[..., 0, :], x3[..., 0, :] * torch.tensor([-1.0, 1, 1]))  # pelvis stays, x negated
-    assert torch.equal(f3[..., 4, 1:], x3[..., 1, 1:])  # left hip <- right hip
-    twice = flip_sample(*flip_sample(x2, x3))
-    assert torch.equal(twice[0], x2) and torch.equal(twice[1], x3)
+def test_h36m_flip_equals_the_official_flip_after_reordering() -> None:
+    x3 = torch.randn(2, 5, 17, 3)
+    ours = flip_sample({"pose_3d": x3}, skeleton_for("h36m"))["pose_3d"]
+    official = flip_sample({"pose_3d": reorder_joints(x3, "h36m", "uplift_upsample")}, skeleton_for("official"))
+    torch.testing.assert_close(reorder_joints(ours, "h36m", "uplift_upsample"), official["pose_3d"], rtol=0, atol=0)
 
 
-def test_within_batch_flip_pairs_each_sample_with_its_mirror() -> None:
-    kp, pose = torch.randn(3, 9, 17, 2), torch.randn(3, 9, 17, 3)
-    masks, _ = sample_stride_masks(3, 9, [3], 1, generator=torch.Generator().manual_seed(0))
-    kp2, pose2, masks2 = within_batch_flip(kp, pose, masks)
-    assert kp2.shape == (6, 9, 17, 2) and pose2.shape == (6, 9, 17, 3) and masks2.shape == (6, 9)
-    for i in range(3):
-        assert torch.equal(kp2[2 * i], kp[i]) and torch.equal(pose2[2 * i], pose[i])
-        assert torch.equal(kp2[2 * i + 1], flip_sample(kp[i])) and torch.equal(pose2[2 * i + 1], flip_sample(pose[i]))
-        assert torch.equal(masks2[2 * i], masks[i]) and torch.equal(masks2[2 * i + 1], masks[i])
-    with pytest.raises(ValueError, match="disagree"):
-        within_batch_flip(kp, pose[:, :8], masks)
+def _tiny_source() -> VirtualCameraPairs:
+    gen = np.random.default_rng(0)
+    return VirtualCameraPairs([np.cumsum(0.01 * gen.standard_normal((40, 17, 3)), 0) + [0, 0, 1] for _ in range(2)])
+
+
+def test_training_windows_in_batch_augment_pairs_each_window_with_its_mirror() -> None:
+    model = posezoo.create_model("uplift_upsample_small")
+    dataset, collate = training_windows(model, _tiny_source(), training_config("h36m_351"))
+    assert isinstance(dataset, UpliftUpsampleWindows) and len(dataset) == 80  # mirrors come from the collate
+    assert dataset.random_shift and dataset.input_strides == [2, 4, 8] and dataset.num_tokens == 27
+    batch = next(iter(DataLoader(dataset, batch_size=3, shuffle=False, collate_fn=collate)))
+    assert batch["keypoints_2d"].shape == (6, 27, 17, 2)
+    assert batch["meta"]["flipped"].tolist() == [0, 1, 0, 1, 0, 1]
+    for i in range(0, 6, 2):
+        assert torch.equal(batch["stride_mask"][i], batch["stride_mask"][i + 1])
+        mirror = flip_sample({"keypoints_2d": batch["keypoints_2d"][i], "pose_3d": batch["pose_3d"][i]})
+        assert torch.equal(batch["keypoints_2d"][i + 1], mirror["keypoints_2d"])
+        assert torch.equal(batch["pose_3d"][i + 1], mirror["pose_3d"])
+        assert torch.all(batch["keypoints_2d"][i][~batch["stride_mask"][i]] == 0)  # model input X * m
+
+
+def test_training_windows_without_in_batch_augment_double_the_dataset() -> None:
+    model = posezoo.create_model("uplift_upsample_small")
+    dataset, collate = training_windows(model, _tiny_source(), training_config("h36m_81"))
+    assert collate is None and len(dataset) == 160 and dataset.flip
+    # the mirrored copies are separate items with their own draws (camera, s_in, phase), as officially
+    assert [dataset[i]["meta"]["flipped"] for i in (5, 79, 80, 159)] == [0, 0, 1, 1]
+    assert dataset[85]["meta"]["center"] == dataset[5]["meta"]["center"]
 
 
 # ---------------------------------------------------------------- training runs
@@ -183,20 +165,22 @@ def one_thread():
 
 
 def _train(shared_dir: Path, steps: int, pairs: int, lr: float, seed: int = 0):
+    """Small variant on mocap through random virtual cameras; 351-style in-batch flips, h36m_81 EMA."""
     torch.manual_seed(seed)
     clips = load_clips(shared_dir / "data" / "mocap17_train.npz")
     model = posezoo.create_model("uplift_upsample_small").train()
-    cfg = training_config("h36m_81", lr=lr, lr_decay_steps=max(1, steps // 4), lr_decay=0.7)
+    cfg = training_config("h36m_81", lr=lr, lr_decay_steps=max(1, steps // 4), lr_decay=0.7, in_batch_augment=True)
+    dataset, collate = training_windows(model, VirtualCameraPairs(clips, seed=seed), cfg, seed=seed)
+    loader = DataLoader(dataset, batch_size=pairs, shuffle=True, collate_fn=collate, drop_last=True,
+                        generator=torch.Generator().manual_seed(seed))
     opt = make_optimizer(model, cfg)
     sched = make_scheduler(opt, cfg)
     ema = make_ema(model, cfg)
-    gen = torch.Generator().manual_seed(seed)
+    loss_fn = make_loss(cfg)
     losses = []
-    for _ in range(steps):
-        kp, pose = mocap_windows(clips, pairs, model.num_frames, model.output_stride, gen)
-        masks, _ = sample_stride_masks(pairs, model.num_frames, model.input_strides, model.output_stride, generator=gen)
-        kp, pose, masks = within_batch_flip(kp, pose, masks)
-        loss = uu_loss(model(kp * masks[..., None, None], masks), pose)
+    for step, batch in zip(range(steps), loader):
+        out = model(batch["keypoints_2d"], batch["stride_mask"])
+        loss = loss_fn(out.full, out.central, batch["pose_3d"])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -219,14 +203,15 @@ def test_training_beats_the_mean_pose_on_held_out_mocap(shared_dir: Path, one_th
     """400 steps of 16 windows; the central MPJPE on the test subjects clearly beats predicting the mean pose."""
     model, ema_model, losses = _train(shared_dir, steps=400, pairs=8, lr=1e-3)
     assert np.mean(losses[-50:]) < 0.5 * np.mean(losses[:10])
-    test_clips = load_clips(shared_dir / "data" / "mocap17_test.npz")
-    kp, pose = mocap_windows(test_clips, 256, model.num_frames, model.output_stride, torch.Generator().manual_seed(1))
-    centre = model.num_frames // 2
-    baseline = (pose[:, centre] - pose[:, centre].mean(0)).norm(dim=-1).mean()
+    test = VirtualCameraPairs(load_clips(shared_dir / "data" / "mocap17_test.npz"), seed=1)
+    n = model.num_frames
     for net in (model.eval(), ema_model.eval()):
         for s_in in model.input_strides:
-            mask = stride_mask(model.num_frames, s_in, model.output_stride).expand(256, -1)
+            windows = UpliftUpsampleWindows(test, n, model.output_stride, [s_in], train=False, center_step=10)
+            batch = next(iter(DataLoader(windows, batch_size=len(windows))))
+            centre = batch["pose_3d"][:, n // 2]
+            baseline = (centre - centre.mean(0)).norm(dim=-1).mean()
             with torch.no_grad():
-                out = net(kp, mask)
-            error = (out.central - pose[:, centre]).norm(dim=-1).mean()
+                out = net(batch["keypoints_2d"], batch["stride_mask"])
+            error = (out.central - centre).norm(dim=-1).mean()
             assert error < 0.75 * baseline, (s_in, float(error), float(baseline))

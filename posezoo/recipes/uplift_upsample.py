@@ -21,26 +21,29 @@ PyTorch:
 * Drop-path rates ``[0.1, 0.1, 0.0]`` (spatial, temporal, strided), growing
   linearly from 0 within each stack (set on the model:
   ``UpliftUpsample(drop_path_rate=...)``; the registered variants use them).
-* Loss: ``0.5 * sequence + 0.5 * centre`` MPJPE (``posezoo.losses.UpliftUpsampleLoss``).
+* Loss: ``0.5 * sequence + 0.5 * centre`` MPJPE (``posezoo.losses.UpliftUpsampleLoss``, :func:`make_loss`).
 * Flip augmentation: every sequence is seen once plain and once mirrored per
-  epoch; ``in_batch_augment`` (351-frame configs) puts the mirrored copy right
-  after the original in the same batch, with the same stride mask.
+  epoch (negate x, swap sides with the layout of the model's ``joint_order``:
+  :func:`skeleton_for`); ``in_batch_augment`` (351-frame configs) puts the
+  mirrored copy right after the original in the same batch, with the same
+  stride mask (:class:`posezoo.data.WithinBatchFlip`).
 * Stride masks: one s_in per sequence drawn from the model's
-  ``input_strides``, random phase (``STRIDE_MASK_RAND_SHIFT``); see
-  :func:`posezoo.data.sample_stride_masks`.
+  ``input_strides``, random phase (``STRIDE_MASK_RAND_SHIFT``).
+  :func:`training_windows` assembles all of this on top of
+  :class:`posezoo.data.UpliftUpsampleWindows`.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Optional, TypeVar
+from typing import Any, Callable, Optional
 
-import numpy as np
 import torch
 from torch import nn
 
+from ..data.windows import UpliftUpsampleWindows, WithinBatchFlip
 from ..models.uplift_upsample import JOINT_ORDERS
-from ..skeleton import flip_pose, get_skeleton
+from ..skeleton import Skeleton, get_skeleton
 
 __all__ = [
     "UpliftUpsampleTrainingConfig",
@@ -50,12 +53,10 @@ __all__ = [
     "make_scheduler",
     "ema_decay",
     "make_ema",
-    "flip_sample",
-    "within_batch_flip",
+    "make_loss",
+    "skeleton_for",
+    "training_windows",
 ]
-
-Array = TypeVar("Array", np.ndarray, torch.Tensor)
-
 
 @dataclass(frozen=True)
 class UpliftUpsampleTrainingConfig:
@@ -161,59 +162,57 @@ def make_ema(
     return torch.optim.swa_utils.AveragedModel(model, avg_fn=average, use_buffers=True)
 
 
-def _skeleton_for(joint_order: str):
+def make_loss(config: Optional[UpliftUpsampleTrainingConfig] = None):
+    """``posezoo.losses.UpliftUpsampleLoss`` with the config's weights (0.5 sequence + 0.5 centre).
+
+    Call it as ``loss(out.full, out.central, target)`` with ``target`` ``(B, N, J, 3)``.
+    """
+    from ..losses import UpliftUpsampleLoss
+
+    cfg = config or _H36M_81
+    return UpliftUpsampleLoss(w_seq=cfg.loss_weight_sequence, w_center=cfg.loss_weight_center)
+
+
+def skeleton_for(joint_order: str) -> Skeleton:
+    """The :mod:`posezoo.skeleton` layout of a model's ``joint_order`` (``"official"`` ->
+    ``UPLIFT_UPSAMPLE_17``, whose flip permutation is the official
+    ``[5, 4, 3, 2, 1, 0, 6, 7, 8, 9, 10, 16, 15, 14, 13, 12, 11]``)."""
     return get_skeleton(JOINT_ORDERS.get(joint_order, joint_order))
 
 
-def flip_sample(keypoints_2d: Array, pose_3d: Optional[Array] = None, joint_order: str = "h36m"):
-    """Mirror 2D keypoints (and 3D poses): negate x and swap left/right joints.
+def training_windows(
+    model: nn.Module,
+    source: Any,
+    config: Optional[UpliftUpsampleTrainingConfig] = None,
+    center_step: int = 1,
+    seed: int = 0,
+) -> tuple[UpliftUpsampleWindows, Optional[Callable]]:
+    """Training windows and ``collate_fn`` for ``model`` with the config's augmentation.
+
+    One s_in per window from ``model.input_strides``, random phase when
+    ``config.random_shift``, keypoints zeroed at non-keyframes. Flips follow
+    the official scheme: every window appears once plain and once mirrored per
+    epoch; with ``in_batch_augment`` the mirror directly follows its original
+    in the batch (same mask and phase; use ``batch_size // 2`` windows per
+    DataLoader batch), otherwise mirrored windows are separate dataset items.
 
     Args:
-        keypoints_2d: ``(..., J, 2)`` normalised screen coordinates (x centred at 0).
-        pose_3d: optional ``(..., J, 3)`` root-relative camera-frame poses.
-        joint_order: layout of both (``"h36m"``, ``"official"`` = the
-            official order, whose permutation is
-            ``[5, 4, 3, 2, 1, 0, 6, 7, 8, 9, 10, 16, 15, 14, 13, 12, 11]``).
+        model: an ``UpliftUpsample`` (geometry and ``joint_order`` are read from it).
+        source: a sequence source of :mod:`posezoo.data.windows` in the model's
+            joint order, e.g. ``posezoo.data.VirtualCameraPairs(clips)``.
+        config: training config (default ``h36m_81``).
+        center_step: every ``center_step``-th frame is a window centre.
+        seed: base seed of the per-item draws.
 
     Returns:
-        The mirrored keypoints, or ``(keypoints, pose)`` when ``pose_3d`` is given.
-        The stride mask of a sample is unchanged by a flip.
+        ``(dataset, collate_fn)``; ``collate_fn`` is None when the default collation applies.
     """
-    skeleton = _skeleton_for(joint_order)
-    flipped = flip_pose(keypoints_2d, skeleton)
-    if pose_3d is None:
-        return flipped
-    return flipped, flip_pose(pose_3d, skeleton)
-
-
-def within_batch_flip(
-    keypoints_2d: torch.Tensor,
-    pose_3d: torch.Tensor,
-    stride_mask: torch.Tensor,
-    joint_order: str = "h36m",
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Within-batch augmentation: each sample followed by its mirror, with the same stride mask.
-
-    Args:
-        keypoints_2d: ``(B, N, J, 2)``; pose_3d: ``(B, N, J, 3)``; stride_mask: ``(B, N)``.
-
-    Returns:
-        ``(keypoints, poses, masks)`` of batch ``2B`` ordered
-        ``[x_0, flip(x_0), x_1, flip(x_1), ...]`` (the official ``IN_BATCH_AUGMENT``).
-    """
-    if keypoints_2d.ndim != 4 or pose_3d.ndim != 4 or stride_mask.ndim != 2:
-        raise ValueError(
-            "expected keypoints (B, N, J, 2), poses (B, N, J, 3) and masks (B, N), got "
-            f"{tuple(keypoints_2d.shape)}, {tuple(pose_3d.shape)}, {tuple(stride_mask.shape)}"
-        )
-    if keypoints_2d.shape[:3] != pose_3d.shape[:3] or keypoints_2d.shape[:2] != stride_mask.shape:
-        raise ValueError(
-            f"batch/frames/joints disagree: keypoints {tuple(keypoints_2d.shape)}, poses "
-            f"{tuple(pose_3d.shape)}, masks {tuple(stride_mask.shape)}"
-        )
-    flipped_2d, flipped_3d = flip_sample(keypoints_2d, pose_3d, joint_order)
-
-    def interleave(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return torch.stack([a, b], dim=1).flatten(0, 1)
-
-    return interleave(keypoints_2d, flipped_2d), interleave(pose_3d, flipped_3d), interleave(stride_mask, stride_mask)
+    cfg = config or _H36M_81
+    skeleton = skeleton_for(model.joint_order)
+    in_batch = cfg.flip and cfg.in_batch_augment
+    dataset = UpliftUpsampleWindows(
+        source, model.num_frames, model.output_stride, model.input_strides, train=True,
+        random_shift=cfg.random_shift, center_step=center_step, flip=cfg.flip and not in_batch,
+        skeleton=skeleton, seed=seed,
+    )
+    return dataset, (WithinBatchFlip(skeleton) if in_batch else None)

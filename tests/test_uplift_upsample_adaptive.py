@@ -117,9 +117,10 @@ def test_lift_adaptive_changes_stride_online_without_reconfiguring() -> None:
 
 def test_lift_adaptive_from_predicted_velocity_runs_causally() -> None:
     torch.manual_seed(0)
-    model = posezoo.create_model("uplift_upsample_small").eval()
+    model = posezoo.create_model("uplift_upsample_small").train()
     ctrl = AdaptiveStrideController(model.input_strides, thresholds=[0.05, 0.2])
     result = lift_adaptive(model, _profile_sequence(48), ctrl, velocity_source="prediction", fps=50)
+    assert model.training  # evaluated in eval mode, the caller's mode restored
     assert result.poses.shape == (48, 17, 3)
     assert math.isnan(result.velocities[0]) and all(v >= 0 for v in result.velocities[1:])
     assert len(result.strides) == len(result.keyframes) and set(result.strides) <= {2, 4, 8}

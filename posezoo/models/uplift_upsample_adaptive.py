@@ -207,7 +207,23 @@ def lift_adaptive(
         raise ValueError(f"velocity_source must be 'prediction' or 'keypoints', got {velocity_source!r}")
     if velocity_source == "prediction" and model.full_head is None:
         raise ValueError("velocity_source='prediction' needs a model with a full-sequence head")
+    was_training = model.training
     model.eval()
+    try:
+        return _lift_adaptive(model, keypoints_2d, controller, velocity_source, velocity_tokens, fps, batch_size)
+    finally:
+        model.train(was_training)
+
+
+def _lift_adaptive(
+    model: UpliftUpsample,
+    keypoints_2d: torch.Tensor,
+    controller: AdaptiveStrideController,
+    velocity_source: str,
+    velocity_tokens: int,
+    fps: Optional[float],
+    batch_size: int,
+) -> AdaptiveLiftResult:
     device = next(model.parameters()).device
     keypoints = keypoints_2d.to(device=device, dtype=torch.float32)
     length = keypoints.shape[0]

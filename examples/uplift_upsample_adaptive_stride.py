@@ -12,23 +12,13 @@ Compares detector calls and MPJPE with fixed strides.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import posezoo
+from posezoo.data import VirtualCameraPairs, load_clips
 from posezoo.models.uplift_upsample_adaptive import AdaptiveStrideController, lift_adaptive
-
-
-def project(clip: torch.Tensor, yaw: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Whole clip ``(T, 17, 3)`` (Z-up world) -> 2D ``(T, 17, 2)`` and root-relative camera 3D (metres)."""
-    c, s = math.cos(yaw), math.sin(yaw)
-    rot = torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-    p = (clip - clip[:, :1].mean(0, keepdim=True)) @ rot.T  # static camera, 6 m from the mean pelvis
-    cam = torch.stack([p[..., 0], -p[..., 2], p[..., 1] + 6.0], dim=-1)
-    return 2.0 * cam[..., :2] / cam[..., 2:], cam - cam[:, :1]
 
 
 def main() -> None:
@@ -42,19 +32,20 @@ def main() -> None:
 
     model = posezoo.from_pretrained(args.weights) if args.weights else posezoo.create_model("uplift_upsample_small")
     model.eval()
-    with np.load(args.data_dir / "mocap17_test.npz") as data:
-        clips = [torch.from_numpy(data[k]) for k in sorted(data.files)][: args.max_clips]
+    clips = VirtualCameraPairs(load_clips(args.data_dir / "mocap17_test.npz"), seed=1)  # one static camera per clip
+    count = len(clips) if args.max_clips is None else min(args.max_clips, len(clips))
     policies = {f"fixed s_in={s}": (lambda s=s: AdaptiveStrideController([s], [])) for s in model.input_strides}
     policies["adaptive"] = lambda: AdaptiveStrideController(model.input_strides, args.thresholds, args.hysteresis, min_hold=2)
-    print(f"{len(clips)} clips, {sum(len(c) for c in clips)} frames at 50 fps; strides {model.input_strides}")
+    print(f"{count} clips, {sum(clips.sequence_length(i) for i in range(count))} frames at 50 fps; "
+          f"strides {model.input_strides}")
     for name, make in policies.items():
         errors, calls, frames, used = [], 0, 0, []
-        for i, clip in enumerate(clips):
-            kp2d, pose = project(clip, yaw=2 * math.pi * i / len(clips))
-            result = lift_adaptive(model, kp2d, make(), velocity_source="prediction", fps=50)
-            errors.append((result.poses - pose).norm(dim=-1).mean(-1))
+        for i in range(count):
+            clip = clips[i]  # keypoints_2d (T, 17, 2), pose_3d (T, 17, 3) root-relative, camera frame
+            result = lift_adaptive(model, clip["keypoints_2d"], make(), velocity_source="prediction", fps=50)
+            errors.append((result.poses - clip["pose_3d"]).norm(dim=-1).mean(-1))
             calls += len(result.keyframes)
-            frames += len(clip)
+            frames += len(result.poses)
             used += result.strides
         mpjpe = 1000 * torch.cat(errors).mean()
         share = {s: round(used.count(s) / len(used), 2) for s in sorted(set(used))}

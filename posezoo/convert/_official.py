@@ -27,6 +27,7 @@ __all__ = [
     "from_official",
     "convert_official",
     "is_official_checkpoint",
+    "converter_accepts_model_config",
 ]
 
 PathLike = Union[str, os.PathLike]
@@ -67,23 +68,37 @@ Converter = Callable[[Path, Optional[Union[Mapping, PathLike]], str], OfficialCo
 class _ConverterEntry:
     fn: Converter
     suffixes: tuple[str, ...]
+    accepts_model_config: bool = False
 
 
 _CONVERTERS: dict[str, _ConverterEntry] = {}
 
 
-def register_converter(family: str, suffixes: tuple[str, ...] = ()) -> Callable[[Converter], Converter]:
+def register_converter(
+    family: str, suffixes: tuple[str, ...] = (), accepts_model_config: bool = False
+) -> Callable[[Converter], Converter]:
     """Register ``fn(path, config, joint_order) -> OfficialConversion`` for ``family``.
 
     ``suffixes`` are the file endings of that family's official checkpoints
     (used to recognise an official file passed as ``pretrained=``).
+    ``accepts_model_config``: the converter also understands posezoo
+    constructor kwargs as ``config``; ``create_model(variant, pretrained=path)``
+    then passes the variant's kwargs (and their ``joint_order``) instead of
+    ``config=None``. Needed where the architecture cannot be inferred from
+    the checkpoint alone.
     """
 
     def decorator(fn: Converter) -> Converter:
-        _CONVERTERS[family] = _ConverterEntry(fn, tuple(s.lower() for s in suffixes))
+        _CONVERTERS[family] = _ConverterEntry(fn, tuple(s.lower() for s in suffixes), accepts_model_config)
         return fn
 
     return decorator
+
+
+def converter_accepts_model_config(family: str) -> bool:
+    """Whether ``family``'s converter takes posezoo constructor kwargs as ``config``."""
+    entry = _CONVERTERS.get(family)
+    return entry is not None and entry.accepts_model_config
 
 
 def list_converters() -> list[str]:

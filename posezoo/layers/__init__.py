@@ -6,6 +6,8 @@ from .keyframe_interp import KeyframeInterpolation, interpolation_matrix
 from .mlp import Mlp, get_activation
 from .pos_embed import LearnedPositionalEmbedding, resize_positional_embedding
 from .synth import MixSynthAttention, MixSynthEncoder, MixSynthEncoderLayer, SELayer, SynthAttention
+from .duta import DUTATemporalEncoder, UpsamplingTokens, linear_drop_path_rates
+from .strided import StridedConvMlp, StridedTransformerBlock, strided_output_length
 
 __all__ = [
     "Attention",
@@ -15,6 +17,9 @@ __all__ = [
     "split_heads",
     "TransformerBlock",
     "make_drop_path",
+    "DUTATemporalEncoder",
+    "UpsamplingTokens",
+    "linear_drop_path_rates",
     "Mlp",
     "get_activation",
     "LearnedPositionalEmbedding",
@@ -26,4 +31,7 @@ __all__ = [
     "MixSynthAttention",
     "MixSynthEncoderLayer",
     "MixSynthEncoder",
+    "StridedConvMlp",
+    "StridedTransformerBlock",
+    "strided_output_length",
 ]

@@ -19,6 +19,7 @@ from ._weights import LoadResult, WeightsError, load_state_dict_checked
 
 # Families register their variants on import (one line each).
 from . import mixsynthformer as _mixsynthformer  # noqa: E402,F401
+from . import uplift_upsample  # noqa: E402,F401
 
 __all__ = [
     "PoseModel",

@@ -100,8 +100,15 @@ def _load_official_into(
     model: nn.Module, entry: ModelEntry, path: Path, kwargs: dict[str, Any], strict: bool
 ) -> tuple[nn.Module, LoadResult]:
     from ..convert import convert_official
+    from ..convert._official import converter_accepts_model_config
 
-    conv = convert_official(entry.family, path)
+    if converter_accepts_model_config(entry.family):
+        # the architecture is not in the checkpoint: describe it by the variant's own kwargs
+        conv = convert_official(
+            entry.family, path, config=dict(kwargs), joint_order=kwargs.get("joint_order", "h36m")
+        )
+    else:
+        conv = convert_official(entry.family, path)
     conflicts = {
         k: (v, kwargs[k]) for k, v in conv.arch_kwargs.items() if k in kwargs and kwargs[k] != v
     }

@@ -1,0 +1,451 @@
+"""Uplift and Upsample (Einfalt, Ludwig, Lienhart, WACV 2023).
+
+2D keypoints are given only at *keyframes* (every ``s_in``-th video frame);
+the model lifts them to 3D and upsamples to the output rate (every
+``s_out``-th frame). A window has N tokens, token n showing video frame
+``c + (n - N//2) * s_out`` around the central frame c, so it spans
+``(N - 1) * s_out + 1`` frames. A stride mask ``(B, N)`` (``True``/1 =
+keyframe) says which tokens carry 2D input; the mask stride in tokens is
+``s_in / s_out``. Masks are built with :mod:`posezoo.data.stride_masks`.
+
+Architecture (all shapes for batch B, N tokens, J joints):
+
+1. spatial transformer per frame: keypoint embedding ``(B*N, J, Cs)`` + joint
+   PE, ``spatial_depth`` pre-norm blocks (GELU), LayerNorm (eps 1e-6),
+   flatten joint-major and map to a temporal token ``(B, N, Ct)``;
+2. :class:`~posezoo.layers.UpsamplingTokens` replaces the non-keyframe tokens
+   by a learnable token, then the temporal PE ``(N, Ct)`` is added;
+3. :class:`~posezoo.layers.DUTATemporalEncoder` (ReLU MLPs, DUTA in the first
+   ``first_strided_token_attention_layer`` blocks), then the full-sequence
+   head ``(B, N, J, 3)``;
+4. :class:`~posezoo.layers.StridedTransformerBlock` stack reducing N tokens
+   to 1, then the central head ``(B, J, 3)`` (the pose of frame c).
+
+Joint order: ``joint_order`` names the layout of the input and output
+tensors (H36M-17 by default). The model itself is layout-agnostic (the joint
+axis is permutation-equivariant up to the joint-indexed weights); official
+checkpoints, stored in the official 17-joint order, are permuted into the
+requested layout *in the converter* (:mod:`posezoo.convert.uplift_upsample`:
+rows of the spatial PE, input columns of the spatial-to-temporal map, output
+rows of both heads), so nothing is permuted at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence, Union
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from ..layers import (
+    DUTATemporalEncoder,
+    LearnedPositionalEmbedding,
+    StridedTransformerBlock,
+    TransformerBlock,
+    UpsamplingTokens,
+    linear_drop_path_rates,
+    strided_output_length,
+)
+from ._base import PoseModel
+from ._registry import register_model
+
+__all__ = ["UpliftUpsample", "UpliftUpsampleOutput", "PAPER", "JOINT_ORDERS", "strided_lengths"]
+
+PAPER = (
+    "Einfalt, Ludwig, Lienhart. Uplift and Upsample: Efficient 3D Human Pose Estimation with "
+    "Uplifting Transformers. WACV 2023"
+)
+
+#: ``joint_order`` value -> :mod:`posezoo.skeleton` layout name.
+JOINT_ORDERS = {"h36m": "h36m", "official": "uplift_upsample"}
+
+
+@dataclass
+class UpliftUpsampleOutput:
+    """Output of :class:`UpliftUpsample`.
+
+    Attributes:
+        full: ``(B, N, J, 3)`` 3D poses of every token (keyframes and upsampled
+            frames), root-relative, in the unit of the training targets
+            (metres for posezoo and the official weights); None when the model
+            has no full-sequence head (``full_output=False`` or no temporal blocks).
+        central: ``(B, J, 3)`` pose of the central frame (token ``N // 2``),
+            predicted by the strided transformer.
+    """
+
+    full: Optional[torch.Tensor]
+    central: torch.Tensor
+
+
+# a pytree node, so that torch.export / torch.compile can return it
+torch.export.register_dataclass(UpliftUpsampleOutput, serialized_type_name="posezoo.UpliftUpsampleOutput")
+
+
+def _as_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    return value
+
+
+def strided_lengths(
+    num_frames: int, strides: Sequence[int], paddings: Sequence[Sequence[int]]
+) -> list[int]:
+    """Token counts ``[L_1 = N, L_2, ..., L_last_out]`` through the strided blocks.
+
+    Raises ``ValueError`` when a block receives too few tokens; the caller
+    checks that the last value is 1.
+    """
+    lengths = [num_frames]
+    for i, (s, p) in enumerate(zip(strides, paddings)):
+        out = strided_output_length(lengths[-1], s, p)
+        if out < 1:
+            raise ValueError(
+                f"strided block {i} (stride {s}, padding {list(p)}) receives only {lengths[-1]} tokens; "
+                f"token counts so far: {lengths} (N={num_frames}, strides={list(strides)}, "
+                f"paddings={[list(q) for q in paddings]})"
+            )
+        lengths.append(out)
+    return lengths
+
+
+class UpliftUpsample(PoseModel):
+    """Uplift-and-Upsample lifting transformer with DUTA and a strided transformer.
+
+    Args:
+        num_frames: N, tokens per window (the official ``SEQUENCE_LENGTH``).
+        num_joints: J.
+        in_channels: channels of the 2D input (2).
+        spatial_dim: Cs, width of the per-frame spatial transformer.
+        temporal_dim: Ct, width of the temporal and strided transformers.
+        spatial_depth: spatial blocks (0 maps the flattened keypoints directly).
+        temporal_depth: full-sequence temporal blocks.
+        strides: stride of each strided block; together with ``paddings`` they
+            must reduce N tokens to exactly 1 (checked here). Empty: the central
+            token ``N // 2`` is read out directly.
+        paddings: ``(pl, pr)`` per strided block, each side 0 or 1 (default ``(1, 1)``).
+        num_heads: attention heads of every block.
+        mlp_ratio: MLP hidden width = ``int(dim * mlp_ratio)``.
+        qkv_bias: bias of the q/k/v projections.
+        output_stride: s_out, video frames per token.
+        input_strides: supported s_in values in frames (multiples of
+            ``output_stride``); the model accepts any stride mask, this list
+            documents the training strides and feeds :meth:`example_inputs`.
+            Default ``[output_stride]``.
+        strided_input: learnable upsampling token and DUTA (False: every token
+            is a keyframe and stride masks with upsampling positions are refused).
+        first_strided_token_attention_layer: temporal blocks before this index
+            exclude upsampling tokens as attention keys (DUTA; 0 = off). With
+            ``temporal_depth=0`` it applies to the first strided block instead.
+        full_output: build the full-sequence head.
+        drop_rate: dropout after the spatial PE and inside the blocks.
+        attn_drop_rate: attention-weight dropout.
+        drop_path_rate: stochastic depth, one rate for every stack or
+            ``[spatial, temporal, strided]``; each grows linearly from 0 over its stack.
+        joint_order: layout of inputs and outputs: ``"h36m"`` (posezoo's
+            H36M-17, default), ``"official"`` (the official code's 17-joint
+            order) or another :mod:`posezoo.skeleton` layout name.
+
+    Inputs of :meth:`forward`: ``keypoints_2d`` ``(B, N, J, in_channels)``
+    normalised screen coordinates and ``stride_mask`` ``(B, N)`` (bool, or 0/1
+    numbers; ``True``/1 = keyframe; None = all keyframes). Values at
+    non-keyframes are ignored (they may even be NaN). Returns
+    :class:`UpliftUpsampleOutput`.
+    """
+
+    def __init__(
+        self,
+        num_frames: int = 41,
+        num_joints: int = 17,
+        in_channels: int = 2,
+        spatial_dim: int = 32,
+        temporal_dim: int = 384,
+        spatial_depth: int = 4,
+        temporal_depth: int = 4,
+        strides: Sequence[int] = (4, 4, 3),
+        paddings: Optional[Sequence[Sequence[int]]] = ((1, 1), (0, 0), (0, 0)),
+        num_heads: int = 8,
+        mlp_ratio: float = 2.0,
+        qkv_bias: bool = True,
+        output_stride: int = 2,
+        input_strides: Optional[Sequence[int]] = (4, 10, 20),
+        strided_input: bool = True,
+        first_strided_token_attention_layer: int = 1,
+        full_output: bool = True,
+        drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        drop_path_rate: Union[float, Sequence[float]] = 0.0,
+        joint_order: str = "h36m",
+    ) -> None:
+        super().__init__()
+        for name, value in (("num_frames", num_frames), ("num_joints", num_joints),
+                            ("in_channels", in_channels), ("spatial_dim", spatial_dim),
+                            ("temporal_dim", temporal_dim), ("num_heads", num_heads),
+                            ("output_stride", output_stride)):
+            if _as_int(value, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        for name, value in (("spatial_depth", spatial_depth), ("temporal_depth", temporal_depth),
+                            ("first_strided_token_attention_layer", first_strided_token_attention_layer)):
+            if _as_int(value, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        for name, dim in (("spatial_dim", spatial_dim), ("temporal_dim", temporal_dim)):
+            if dim % num_heads != 0 and (name == "temporal_dim" or spatial_depth > 0):
+                raise ValueError(f"{name} ({dim}) must be divisible by num_heads ({num_heads})")
+
+        strides = [_as_int(s, "strides[i]") for s in strides]
+        if any(s < 1 for s in strides):
+            raise ValueError(f"strides must be >= 1, got {strides}")
+        if paddings is None:
+            paddings = [[1, 1]] * len(strides)
+        paddings = [[p, p] if isinstance(p, int) else [int(v) for v in p] for p in paddings]
+        if len(paddings) != len(strides):
+            raise ValueError(f"got {len(paddings)} paddings for {len(strides)} strides")
+        lengths = strided_lengths(num_frames, strides, paddings)
+        if strides and lengths[-1] != 1:
+            raise ValueError(
+                f"strides {strides} with paddings {paddings} reduce N={num_frames} tokens to "
+                f"{lengths[-1]}, not 1 (token counts {lengths}); choose strides whose product "
+                f"covers N, e.g. N=27 with strides [3, 3, 3] and paddings [1, 1]"
+            )
+
+        input_strides = [output_stride] if input_strides is None else [_as_int(s, "input_strides[i]") for s in input_strides]
+        if not input_strides:
+            raise ValueError("input_strides must not be empty")
+        bad = [s for s in input_strides if s < 1 or s % output_stride != 0]
+        if bad:
+            raise ValueError(
+                f"input_strides must be positive multiples of output_stride ({output_stride}), got {bad}"
+            )
+        if not strided_input and any(s != output_stride for s in input_strides):
+            raise ValueError(
+                f"strided_input=False cannot upsample: input_strides must all equal output_stride "
+                f"({output_stride}), got {input_strides}"
+            )
+        if temporal_depth == 0 and full_output:
+            raise ValueError("full_output=True needs temporal_depth >= 1 (the full head follows the temporal blocks)")
+        if temporal_depth == 0 and first_strided_token_attention_layer > 1:
+            raise ValueError(
+                "with temporal_depth=0, DUTA can only apply to the first strided block "
+                f"(first_strided_token_attention_layer <= 1), got {first_strided_token_attention_layer}"
+            )
+
+        if isinstance(drop_path_rate, (int, float)):
+            dpr = [float(drop_path_rate)] * 3
+        else:
+            dpr = [float(r) for r in drop_path_rate]
+            if len(dpr) != 3:
+                raise ValueError(f"drop_path_rate must be a float or [spatial, temporal, strided], got {drop_path_rate}")
+
+        from ..skeleton import get_skeleton
+
+        skeleton = get_skeleton(JOINT_ORDERS.get(joint_order, joint_order))
+        if skeleton.num_joints != num_joints:
+            raise ValueError(
+                f"joint_order {joint_order!r} has {skeleton.num_joints} joints but num_joints={num_joints}"
+            )
+
+        self.num_frames = num_frames
+        self.num_output_frames = num_frames
+        self.num_joints = num_joints
+        self.in_channels = in_channels
+        self.out_channels = 3
+        self.output_stride = output_stride
+        self.input_strides = list(input_strides)
+        self.strided_input = strided_input
+        self.joint_order = joint_order
+        self.skeleton_name = skeleton.name
+        self.token_lengths = lengths
+        self.strides = strides
+        self.paddings = paddings
+        self.temporal_depth = temporal_depth
+        self.first_strided_token_attention_layer = first_strided_token_attention_layer
+
+        # 1. spatial transformer (per frame)
+        if spatial_depth > 0:
+            self.keypoint_embed = nn.Linear(in_channels, spatial_dim)
+            self.spatial_pos_embed = LearnedPositionalEmbedding(num_joints, spatial_dim)
+            self.spatial_drop = nn.Dropout(drop_rate)
+            self.spatial_blocks = nn.ModuleList(
+                TransformerBlock(
+                    spatial_dim, num_heads, mlp_ratio, qkv_bias, act_layer="gelu", norm_eps=1e-5,
+                    drop=drop_rate, attn_drop=attn_drop_rate, drop_path=rate,
+                )
+                for rate in linear_drop_path_rates(dpr[0], spatial_depth)
+            )
+            self.spatial_norm = nn.LayerNorm(spatial_dim, eps=1e-6)
+            flat = num_joints * spatial_dim
+        else:
+            flat = num_joints * in_channels
+        self.spatial_depth = spatial_depth
+        self.spatial_to_temporal = nn.Linear(flat, temporal_dim)
+
+        # 2. upsampling tokens + temporal PE
+        self.upsampling_tokens = UpsamplingTokens(temporal_dim) if strided_input else None
+        self.temporal_pos_embed = LearnedPositionalEmbedding(num_frames, temporal_dim)
+
+        # 3. full-sequence temporal transformer with DUTA
+        self.temporal_encoder = DUTATemporalEncoder(
+            temporal_dim, temporal_depth, num_heads, mlp_ratio, qkv_bias, act_layer="relu", norm_eps=1e-5,
+            drop=drop_rate, attn_drop=attn_drop_rate, drop_path=dpr[1],
+            first_strided_token_attention_layer=first_strided_token_attention_layer if strided_input else 0,
+        )
+        self.full_head = nn.Linear(temporal_dim, 3 * num_joints) if full_output else None
+
+        # 4. strided transformer and central head
+        self.strided_blocks = nn.ModuleList(
+            StridedTransformerBlock(
+                temporal_dim, lengths[i], s, paddings[i], num_heads, mlp_ratio, qkv_bias, act_layer="relu",
+                norm_eps=1e-5, drop=drop_rate, attn_drop=attn_drop_rate, drop_path=rate,
+            )
+            for i, (s, rate) in enumerate(zip(strides, linear_drop_path_rates(dpr[2], len(strides))))
+        )
+        self.central_head = nn.Linear(temporal_dim, 3 * num_joints)
+
+    @property
+    def receptive_field(self) -> int:
+        """Video frames spanned by one window: ``(N - 1) * s_out + 1``."""
+        return (self.num_frames - 1) * self.output_stride + 1
+
+    def example_inputs(self, batch_size: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """Random keypoints ``(B, N, J, C)`` and a centred stride mask ``(B, N)``.
+
+        The mask uses the first of ``input_strides`` that has upsampling
+        positions (``s_in > s_out``), or ``input_strides[0]`` if none has.
+        """
+        from ..data.stride_masks import stride_mask
+
+        device = self.central_head.weight.device
+        keypoints = 0.3 * torch.randn(batch_size, self.num_frames, self.num_joints, self.in_channels, device=device)
+        s_in = next((s for s in self.input_strides if s > self.output_stride), self.input_strides[0])
+        mask = stride_mask(self.num_frames, s_in, self.output_stride).to(device)
+        return keypoints, mask.expand(batch_size, -1).clone()
+
+    def _check_inputs(
+        self, keypoints_2d: torch.Tensor, stride_mask: Optional[torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if not isinstance(keypoints_2d, torch.Tensor):
+            raise TypeError(f"keypoints_2d must be a torch.Tensor, got {type(keypoints_2d).__name__}")
+        expected = (self.num_frames, self.num_joints, self.in_channels)
+        if keypoints_2d.ndim != 4 or tuple(keypoints_2d.shape[1:]) != expected:
+            raise ValueError(
+                f"keypoints_2d must have shape (B, {', '.join(map(str, expected))}) = (batch, tokens, joints, "
+                f"channels), got {tuple(keypoints_2d.shape)}"
+            )
+        batch = keypoints_2d.shape[0]
+        eager = not torch.compiler.is_compiling()
+        if stride_mask is None:
+            mask = torch.ones(batch, self.num_frames, dtype=torch.bool, device=keypoints_2d.device)
+        else:
+            if not isinstance(stride_mask, torch.Tensor):
+                raise TypeError(f"stride_mask must be a torch.Tensor, got {type(stride_mask).__name__}")
+            if tuple(stride_mask.shape) != (batch, self.num_frames):
+                raise ValueError(
+                    f"stride_mask must have shape (B, N) = ({batch}, {self.num_frames}), got {tuple(stride_mask.shape)}"
+                )
+            if stride_mask.dtype == torch.bool:
+                mask = stride_mask
+            else:
+                if eager and not ((stride_mask == 0) | (stride_mask == 1)).all():
+                    raise ValueError("a numeric stride_mask must hold only 0 (upsampling) and 1 (keyframe)")
+                mask = stride_mask != 0
+            mask = mask.to(keypoints_2d.device)
+        if eager:
+            if not mask.any(dim=1).all():
+                empty = torch.nonzero(~mask.any(dim=1)).flatten().tolist()
+                raise ValueError(f"every sequence needs at least one keyframe; none in batch rows {empty}")
+            if not self.strided_input and not mask.all():
+                raise ValueError("this model has strided_input=False: every token must be a keyframe")
+        keypoints = torch.where(mask[:, :, None, None], keypoints_2d, keypoints_2d.new_zeros(()))
+        if eager and not torch.isfinite(keypoints).all():
+            raise ValueError("keypoints_2d holds non-finite values at keyframes")
+        return keypoints, mask
+
+    def _spatial(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, N, J, C_in) -> (B, N, Ct)``."""
+        batch = x.shape[0]
+        if self.spatial_depth == 0:
+            return self.spatial_to_temporal(rearrange(x, "b n j c -> b n (j c)"))
+        h = self.spatial_pos_embed(self.keypoint_embed(rearrange(x, "b n j c -> (b n) j c")))
+        h = self.spatial_drop(h)
+        for block in self.spatial_blocks:
+            h = block(h)
+        h = self.spatial_norm(h)
+        return self.spatial_to_temporal(rearrange(h, "(b n) j c -> b n (j c)", b=batch))
+
+    def forward(
+        self, keypoints_2d: torch.Tensor, stride_mask: Optional[torch.Tensor] = None
+    ) -> UpliftUpsampleOutput:
+        """Lift and upsample one batch of windows.
+
+        Args:
+            keypoints_2d: ``(B, N, J, C_in)`` 2D keypoints (normalised screen
+                coordinates) in the model's ``joint_order``; only keyframes are read.
+            stride_mask: ``(B, N)`` bool or 0/1, ``True``/1 = keyframe; None = all keyframes.
+
+        Returns:
+            :class:`UpliftUpsampleOutput` with ``full`` ``(B, N, J, 3)`` and
+            ``central`` ``(B, J, 3)``.
+        """
+        keypoints, mask = self._check_inputs(keypoints_2d, stride_mask)
+        tokens = self._spatial(keypoints)
+        if self.upsampling_tokens is not None:
+            tokens = self.upsampling_tokens(tokens, mask)
+        z = self.temporal_pos_embed(tokens)
+        z = self.temporal_encoder(z, mask if self.strided_input else None)
+        full = None
+        if self.full_head is not None:
+            full = rearrange(self.full_head(z), "b n (j c) -> b n j c", c=3)
+        for i, block in enumerate(self.strided_blocks):
+            duta_here = self.temporal_depth == 0 and self.strided_input and i < self.first_strided_token_attention_layer
+            z = block(z, key_mask=mask if duta_here else None)
+        if not self.strided_blocks:
+            centre = self.num_frames // 2
+            z = z[:, centre:centre + 1]
+        central = rearrange(self.central_head(z), "b 1 (j c) -> b j c", c=3)
+        return UpliftUpsampleOutput(full=full, central=central)
+
+
+# ----------------------------------------------------------------------------------------------
+# Registered variants. Geometry of the released configs (reference README section 2.5);
+# drop-path rates of the released configs (training only).
+
+_RELEASED = dict(
+    num_joints=17, in_channels=2, spatial_dim=32, temporal_dim=384, spatial_depth=4, temporal_depth=4,
+    num_heads=8, mlp_ratio=2.0, qkv_bias=True, strided_input=True, first_strided_token_attention_layer=1,
+    full_output=True, drop_rate=0.0, attn_drop_rate=0.0, drop_path_rate=[0.1, 0.1, 0.0], joint_order="h36m",
+)
+
+_NOTES_OFFICIAL = "; official Keras .h5 weights load with pretrained='file.h5' (H36M-17 joint order by default)"
+
+
+@register_model(UpliftUpsample, family="uplift_upsample", paper=PAPER,
+                notes="geometry of the official h36m_81 config (81 frames, s_out 2, s_in 4/10/20)" + _NOTES_OFFICIAL)
+def uplift_upsample_h36m_81() -> dict:
+    """Human3.6M 81-frame model: N=41 tokens at s_out=2, s_in in {4, 10, 20}."""
+    return dict(
+        _RELEASED, num_frames=41, output_stride=2, input_strides=[4, 10, 20],
+        strides=[4, 4, 3], paddings=[[1, 1], [0, 0], [0, 0]],
+    )
+
+
+@register_model(UpliftUpsample, family="uplift_upsample", paper=PAPER,
+                notes="geometry of the official h36m_351/h36m_351_pt/amass_351 configs (351 frames, s_out 5, "
+                      "s_in 5/10/20)" + _NOTES_OFFICIAL)
+def uplift_upsample_h36m_351() -> dict:
+    """Human3.6M 351-frame model: N=71 tokens at s_out=5, s_in in {5, 10, 20}."""
+    return dict(
+        _RELEASED, num_frames=71, output_stride=5, input_strides=[5, 10, 20],
+        strides=[3, 10, 3], paddings=[[0, 0], [0, 0], [0, 0]],
+    )
+
+
+@register_model(UpliftUpsample, family="uplift_upsample", paper=PAPER,
+                notes="small CPU-friendly variant (53 frames, s_out 2, s_in 2/4/8); posezoo's own configuration")
+def uplift_upsample_small() -> dict:
+    """27 tokens at s_out=2 (53 frames), s_in in {2, 4, 8}, Cs 16 / Ct 128, depths 2/2, 4 heads."""
+    return dict(
+        _RELEASED, num_frames=27, output_stride=2, input_strides=[2, 4, 8],
+        spatial_dim=16, temporal_dim=128, spatial_depth=2, temporal_depth=2, num_heads=4,
+        strides=[3, 3, 3], paddings=[[1, 1], [1, 1], [1, 1]],
+    )

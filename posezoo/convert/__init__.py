@@ -10,6 +10,9 @@ from ._official import (
 )
 from ._safe_load import load_pickled_checkpoint, strip_prefix
 
+# Families register their converters on import (one line each).
+from . import rtpca  # noqa: E402,F401  (families "rtpca" and "mixste")
+
 __all__ = [
     "OfficialConversion",
     "convert_official",

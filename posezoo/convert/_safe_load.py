@@ -46,7 +46,7 @@ def load_pickled_checkpoint(path: Union[str, os.PathLike]) -> dict:
     placeholders: dict[str, type] = {}
     for _ in range(32):
         try:
-            with torch.serialization.safe_globals(list(placeholders.items())):
+            with torch.serialization.safe_globals([(stub, name) for name, stub in placeholders.items()]):
                 obj = torch.load(path, map_location="cpu", weights_only=True)
             break
         except pickle.UnpicklingError as exc:

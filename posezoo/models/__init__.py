@@ -18,6 +18,7 @@ from ._registry import (
 from ._weights import LoadResult, WeightsError, load_state_dict_checked
 
 # Families register their variants on import (one line each).
+from . import mixste, rtpca  # noqa: E402,F401  (RTPCA and MixSTE)
 
 __all__ = [
     "PoseModel",

@@ -95,10 +95,15 @@ class SpatioTemporalEncoder(PoseModel):
         return rates
 
     def _init_weights(self) -> None:
-        """Truncated-normal (std 0.02) Linear weights, zero biases, unit LayerNorms."""
+        """Normal(0, 0.02) Linear weights, zero biases, unit LayerNorms.
+
+        (The official code calls ``trunc_normal_(std=.02)`` whose default bounds
+        are +-2 in absolute units, i.e. 100 standard deviations: the same
+        distribution, but ``normal_`` is ~10x faster to build a 34M model.)
+        """
         for module in self.modules():
             if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=0.02)
+                nn.init.normal_(module.weight, std=0.02)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
             elif isinstance(module, nn.LayerNorm):

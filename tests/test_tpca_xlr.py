@@ -285,3 +285,17 @@ def test_temporal_block_key_mask_excludes_frames() -> None:
         block(x, key_mask=mask[:, :5])
     with pytest.raises(ValueError, match=r"expects \(B, T, J, C=8\)"):
         block(x[0])
+
+
+def test_example_denoiser_builds_and_runs() -> None:
+    import runpy
+
+    from .conftest import REPO_ROOT
+
+    example = runpy.run_path(str(REPO_ROOT / "examples" / "tpca_in_your_model.py"))  # main() is not run
+    model = example["TrajectoryDenoiser"](frames=16, channels=3, dim=16, depth=2, heads=2)
+    noisy, clean = example["make_batch"](4, 16, 3, torch.Generator().manual_seed(0))
+    out, maps = model(noisy, return_attention=True)
+    assert out.shape == clean.shape
+    torch.testing.assert_close(out, noisy)  # zero-initialised output layer: starts as the identity
+    assert [m.shape[-1] for m in maps] == [16, 16 + 4]

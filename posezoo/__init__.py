@@ -5,7 +5,7 @@ Public API re-exports only; see the docs for each sub-module.
 
 __version__ = "0.1.0.dev0"
 
-from . import skeleton
+from . import data, losses, metrics, skeleton
 from .convert import from_official
 from .models import (
     PoseModel,
@@ -19,11 +19,15 @@ from .models import (
     register_model,
     save_pretrained,
 )
+from .inference import lift, refine
 from .utils import count_flops
 
 __all__ = [
     "__version__",
+    "data",
     "skeleton",
+    "losses",
+    "metrics",
     "from_official",
     "PoseModel",
     "WeightsError",
@@ -36,4 +40,6 @@ __all__ = [
     "register_model",
     "save_pretrained",
     "count_flops",
+    "lift",
+    "refine",
 ]

@@ -20,12 +20,28 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if not names:
         print("no models match" + (f" {args.pattern!r}" if args.pattern else ""))
         return 0
+    if args.markdown:
+        _print_markdown_table(names)
+        return 0
     width = max(len(n) for n in names)
     for name in names:
         entry = get_model_entry(name)
         tags = ", ".join(entry.weights) or "-"
         print(f"{name:<{width}}  {entry.family:<16} weights: {tags}")
     return 0
+
+
+def _print_markdown_table(names: list[str]) -> None:
+    """One README table row per variant: name, family, frames, parameters, notes."""
+    from .models import get_model_entry, model_info
+
+    print("| name | family | frames | params | notes |")
+    print("|---|---|---|---|---|")
+    for name in names:
+        info = model_info(name)
+        frames = info["config"].get("num_frames", "any")
+        notes = get_model_entry(name).notes.split(". ")[0].replace("|", "/")
+        print(f"| `{name}` | {info['family']} | {frames} | {info['params']:,} | {notes} |")
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -58,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list registered models")
     p.add_argument("pattern", nargs="?", default=None, help="fnmatch wildcard, e.g. 'rtpca*'")
     p.add_argument("--pretrained", action="store_true", help="only models with pretrained weights")
+    p.add_argument("--markdown", action="store_true", help="print a Markdown table with parameter counts")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("info", help="show a model's family, config, parameters and weights")

@@ -41,7 +41,9 @@ def load_pickled_checkpoint(path: Union[str, os.PathLike]) -> dict:
     beside the weights, which ``weights_only=True`` refuses. Each global that
     the safe unpickler refuses is replaced by an inert placeholder class
     (never the real object, never ``weights_only=False``), and the load is
-    retried. Tensors and plain containers load as usual.
+    retried. Tensors and plain containers load as usual. Globals from modules
+    that torch blocks outright (``os``, ``sys``, ...) make the file fail to
+    load with ``pickle.UnpicklingError``: such a file is not a checkpoint.
     """
     placeholders: dict[str, type] = {}
     for _ in range(32):
@@ -52,7 +54,9 @@ def load_pickled_checkpoint(path: Union[str, os.PathLike]) -> dict:
         except pickle.UnpicklingError as exc:
             names = [n for n in _inert_globals_from_error(str(exc)) if n not in placeholders]
             if not names:
-                raise
+                raise pickle.UnpicklingError(
+                    f"{path}: refusing to load this checkpoint safely: {exc}"
+                ) from exc
             for name in names:
                 module, _, qual = name.rpartition(".")
                 stub = type(qual, (_InertGlobal,), {"__module__": module})

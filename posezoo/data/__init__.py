@@ -1,11 +1,34 @@
 """Data conventions: stride masks, cameras, datasets, windows and samples."""
 
+from .bundled import Sample, list_samples, load_sample
+from .camera import (
+    Camera,
+    VirtualCameraSampler,
+    camera_to_world,
+    image_coordinates,
+    normalize_screen_coordinates,
+    project_points,
+    project_to_2d,
+    world_to_camera,
+)
+from .mocap import DetectorNoise, VirtualCameraPairs, load_clip_meta, load_clips
 from .stride_masks import (
     random_shift,
     receptive_field,
     sample_stride_masks,
     stride_mask,
     token_offsets,
+)
+from .windows import (
+    MixSynthWindows,
+    PoseSequences,
+    Seq2SeqWindows,
+    UpliftUpsampleWindows,
+    WithinBatchFlip,
+    evaluation_windows,
+    flip_sample,
+    reassemble,
+    training_window_starts,
 )
 
 __all__ = [
@@ -14,4 +37,31 @@ __all__ = [
     "sample_stride_masks",
     "stride_mask",
     "token_offsets",
+    # cameras
+    "Camera",
+    "VirtualCameraSampler",
+    "camera_to_world",
+    "image_coordinates",
+    "normalize_screen_coordinates",
+    "project_points",
+    "project_to_2d",
+    "world_to_camera",
+    # motion capture and samples
+    "DetectorNoise",
+    "VirtualCameraPairs",
+    "load_clip_meta",
+    "load_clips",
+    "Sample",
+    "list_samples",
+    "load_sample",
+    # windows and datasets
+    "MixSynthWindows",
+    "PoseSequences",
+    "Seq2SeqWindows",
+    "UpliftUpsampleWindows",
+    "WithinBatchFlip",
+    "evaluation_windows",
+    "flip_sample",
+    "reassemble",
+    "training_window_starts",
 ]

@@ -1,0 +1,79 @@
+"""Small helpers to write one function for numpy arrays and torch tensors alike."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence, TypeVar, Union
+
+import numpy as np
+import torch
+
+Array = TypeVar("Array", np.ndarray, torch.Tensor)
+ArrayLike = Union[np.ndarray, torch.Tensor, float, int, Sequence[float]]
+
+__all__ = ["Array", "ArrayLike", "is_torch", "as_like", "expand_params", "check_array", "cross", "stack", "concat", "sqrt"]
+
+
+def is_torch(x: Any) -> bool:
+    return isinstance(x, torch.Tensor)
+
+
+def check_array(x: Any, name: str) -> None:
+    if not isinstance(x, (np.ndarray, torch.Tensor)):
+        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
+
+
+def as_like(value: ArrayLike, like: Array) -> Array:
+    """``value`` as the kind of ``like``: same library, floating dtype of ``like``, same device.
+
+    Integer ``like`` arrays give float32 (torch) / float64 (numpy) results.
+    """
+    if isinstance(like, torch.Tensor):
+        dtype = like.dtype if like.is_floating_point() else torch.float32
+        if isinstance(value, torch.Tensor):
+            return value.to(device=like.device, dtype=dtype)
+        return torch.as_tensor(np.asarray(value), dtype=dtype, device=like.device)
+    dtype = like.dtype if np.issubdtype(like.dtype, np.floating) else np.float64
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=dtype)
+
+
+def expand_params(param: Array, points_ndim: int, trailing: int = 1) -> Array:
+    """Insert singleton axes so that per-camera parameters broadcast against points.
+
+    ``param`` has shape ``(*L, *C)`` with ``trailing = len(C)`` channel axes; its
+    leading axes ``L`` must be a prefix of the points' leading axes. The result
+    has shape ``(*L, 1, ..., 1, *C)`` with ``points_ndim`` axes in total.
+    """
+    missing = points_ndim - param.ndim
+    if missing < 0:
+        raise ValueError(
+            f"camera parameters of shape {tuple(param.shape)} have more leading axes than the "
+            f"points ({points_ndim} axes)"
+        )
+    lead = param.ndim - trailing
+    new_shape = tuple(param.shape[:lead]) + (1,) * missing + tuple(param.shape[lead:])
+    return param.reshape(new_shape)
+
+
+def cross(a: Array, b: Array) -> Array:
+    if isinstance(a, torch.Tensor):
+        a, b = torch.broadcast_tensors(a, b)
+        return torch.linalg.cross(a, b, dim=-1)
+    return np.cross(a, b)
+
+
+def stack(items: list, axis: int = -1) -> Any:
+    if isinstance(items[0], torch.Tensor):
+        return torch.stack(items, dim=axis)
+    return np.stack(items, axis=axis)
+
+
+def concat(items: list, axis: int = -1) -> Any:
+    if isinstance(items[0], torch.Tensor):
+        return torch.cat(items, dim=axis)
+    return np.concatenate(items, axis=axis)
+
+
+def sqrt(x: Array) -> Array:
+    return torch.sqrt(x) if isinstance(x, torch.Tensor) else np.sqrt(x)

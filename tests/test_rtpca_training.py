@@ -2,9 +2,9 @@
 
 2D inputs come from projecting the CMU mocap windows (H36M-17, metres, Z up)
 through one fixed pinhole camera; targets are the root-relative camera-frame
-3D poses. The loss is the family's training objective (README section 7.1:
-weighted MPJPE + 0.5 temporal consistency + 2 velocity error), written inline
-here until ``posezoo.losses.RTPCALoss`` lands.
+3D poses. The loss is the family's training objective,
+:class:`posezoo.losses.RTPCALoss` with the released coefficients (weighted
+MPJPE + 0.5 temporal consistency + 2 velocity error).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import posezoo
+from posezoo.losses import RTPCALoss
 from posezoo.skeleton import joint_weights
 
 FRAMES = 27
@@ -49,10 +50,11 @@ def project(world: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 _WEIGHTS = joint_weights("h36m")
+rtpca_objective = RTPCALoss()  # H36M joint weights, lambda_t 0.5, lambda_m 2.0 (the released loop)
 
 
-def rtpca_objective(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """L_w + 0.5 L_tc + 2 L_v of the official training loop (targets root-zeroed)."""
+def _released_objective(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L_w + 0.5 L_tc + 2 L_v as the released training loop writes it (reference README 7.1)."""
     weighted = (_WEIGHTS * (pred - target).norm(dim=-1)).mean()
     dp, dt = pred.diff(dim=1), target.diff(dim=1)
     consistency = (_WEIGHTS[:, None] * dp.square()).mean()
@@ -96,6 +98,8 @@ def test_projection_and_objective_are_sane(shared_dir: Path) -> None:
     assert smoothness > 0
     shifted = y + torch.tensor([0.01, 0.0, 0.0])  # 1 cm everywhere: L_w = mean joint weight * 0.01, same motion
     torch.testing.assert_close(rtpca_objective(shifted, y), _WEIGHTS.mean() * 0.01 + smoothness)
+    noisy = y + 0.05 * torch.randn(y.shape, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(rtpca_objective(noisy, y), _released_objective(noisy, y))
 
 
 @pytest.mark.parametrize("name", ["rtpca_small", "mixste_small"])

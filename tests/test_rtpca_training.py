@@ -102,7 +102,7 @@ def test_projection_and_objective_are_sane(shared_dir: Path) -> None:
     torch.testing.assert_close(rtpca_objective(noisy, y), _released_objective(noisy, y))
 
 
-@pytest.mark.parametrize("name", ["rtpca_small", "mixste_small"])
+@pytest.mark.parametrize("name", ["rtpca_small"])  # MixSTE shares the encoder; it trains in the slow test
 def test_a_few_dozen_steps_reduce_the_loss_on_tiny_data(name: str, shared_dir: Path) -> None:
     torch.manual_seed(0)
     x, y = project(mocap_windows(shared_dir / "data" / "mocap17_train.npz", FRAMES, FRAMES, limit=16))

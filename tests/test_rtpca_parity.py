@@ -46,11 +46,19 @@ def test_every_family_has_a_fixture() -> None:
     assert {p.parent.name for p in CASES} == set(FAMILIES)
 
 
-@pytest.mark.parametrize("config_source", ["none", "file", "dict"])
+def _shapes_only_config(cfg: dict):
+    """What a user must pass when only the checkpoint is known: nothing, unless the head count
+    (invisible in tensor shapes) differs from the official default 8."""
+    heads = cfg["constructor_kwargs"].get("num_heads", 8)
+    return None if heads == 8 else {"num_heads": heads}
+
+
+@pytest.mark.parametrize("config_source", ["shapes", "file", "dict"])
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_from_official_reproduces_the_official_output(case: Path, config_source: str) -> None:
     cfg = _config(case)
-    config = {"none": None, "file": case / "config.json", "dict": cfg["constructor_kwargs"]}[config_source]
+    config = {"shapes": _shapes_only_config(cfg), "file": case / "config.json",
+              "dict": cfg["constructor_kwargs"]}[config_source]
     model = posezoo.from_official(cfg["family"], case / cfg["checkpoint_file"], config=config)
     assert not model.training
     expected = np.load(case / "output.npy")
@@ -71,12 +79,14 @@ def test_conversion_infers_the_architecture_and_drops_only_unused_keys(case: Pat
     assert conv.model_cls is (RTPCA if family == "rtpca" else MixSTE)
     assert (arch["num_frames"], arch["dim"], arch["depth"], arch["num_joints"], arch["in_channels"]) == (
         kwargs["num_frame"], kwargs["embed_dim_ratio"], kwargs["depth"], kwargs["num_joints"], kwargs["in_chans"])
-    assert arch["mlp_ratio"] == kwargs["mlp_ratio"] and arch["num_heads"] == kwargs["num_heads"]
+    assert arch["mlp_ratio"] == kwargs["mlp_ratio"]
+    assert "num_heads" not in arch  # invisible in shapes: only a config sets it
+    assert convert_official(family, ckpt, config=case / "config.json").arch_kwargs["num_heads"] == kwargs["num_heads"]
     assert conv.compat_kwargs["official_compat"] is True
     assert conv.dropped_keys == sorted(cfg["unused_in_forward_parameter_keys"])
     raw = strip_prefix(load_pickled_checkpoint(ckpt)[cfg["checkpoint_layout"]["state_dict_key"]], "module.")
     assert len(raw) == cfg["checkpoint_layout"]["num_state_dict_tensors"]
-    model = posezoo.from_official(family, ckpt)
+    model = posezoo.from_official(family, ckpt, config=_shapes_only_config(cfg))
     dropped = sum(raw[k].numel() for k in conv.dropped_keys)
     assert count_parameters(model) + dropped == cfg["num_parameters"]
     assert model.pretrained_cfg["dropped_official_keys"] == conv.dropped_keys
@@ -99,7 +109,8 @@ def test_create_model_with_an_official_checkpoint_path(case: Path) -> None:
     cfg = _config(case)
     family, ckpt = cfg["family"], case / cfg["checkpoint_file"]
     arch = convert_official(family, ckpt).arch_kwargs
-    overrides = {k: arch[k] for k in ("num_frames", "num_joints", "dim", "depth", "num_heads", "mlp_ratio")}
+    overrides = {k: arch[k] for k in ("num_frames", "num_joints", "dim", "depth", "mlp_ratio")}
+    overrides["num_heads"] = cfg["constructor_kwargs"].get("num_heads", 8)
     model = posezoo.create_model(f"{family}_243", pretrained=ckpt, **overrides).eval()
     assert model.official_compat is True
     assert model.pretrained_cfg["source"] == str(ckpt)
@@ -111,7 +122,7 @@ def test_create_model_with_an_official_checkpoint_path(case: Path) -> None:
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_converted_model_round_trips_through_save_pretrained(case: Path, tmp_path: Path) -> None:
     cfg = _config(case)
-    model = posezoo.from_official(cfg["family"], case / cfg["checkpoint_file"])
+    model = posezoo.from_official(cfg["family"], case / cfg["checkpoint_file"], config=case / "config.json")
     posezoo.save_pretrained(model, tmp_path / "converted")
     loaded = posezoo.from_pretrained(tmp_path / "converted")
     assert loaded.init_kwargs == model.init_kwargs and loaded.official_compat
@@ -121,7 +132,7 @@ def test_converted_model_round_trips_through_save_pretrained(case: Path, tmp_pat
 def test_official_quirks_matter_for_parity() -> None:
     """Without official_compat (clean model, same weights) the RTPCA output moves far beyond tolerance."""
     cfg = _config(RTPCA_CASE)
-    conv = convert_official("rtpca", RTPCA_CASE / "checkpoint.bin")
+    conv = convert_official("rtpca", RTPCA_CASE / "checkpoint.bin", config=RTPCA_CASE / "config.json")
     clean = RTPCA(**conv.arch_kwargs).eval()
     clean.load_state_dict(conv.state_dict)
     err = np.abs(_run(clean, RTPCA_CASE) - np.load(RTPCA_CASE / "output.npy")).max()

@@ -48,7 +48,7 @@ OFFICIAL_KWARGS = (
     "num_frame", "embed_dim_ratio", "depth", "num_joints", "in_chans", "num_heads", "mlp_ratio",
     "qkv_bias", "qk_scale", "drop_rate", "attn_drop_rate", "drop_path_rate", "norm_layer",
 )
-_OFFICIAL_DEFAULT_HEADS = 8  # run.py never changes it; the number of heads is not visible in any shape
+_OFFICIAL_DEFAULT_HEADS = 8  # run.py never changes it (nor do posezoo's classes); not visible in any shape
 _OFFICIAL_XLR_MEMORY_LEN = 30  # adaptive_avg_pool1d(30) is hard-coded in the official XLR path
 _TPCA_RATIO = 2  # stride of the official transposed convolutions / halving of the pyramid
 _BLOCK_KEY = re.compile(r"^(STE|TTE)blocks\.(\d+)\.(.+)$")
@@ -144,7 +144,7 @@ def _infer_architecture(state: Mapping[str, torch.Tensor], config: Mapping[str, 
     qkv_bias = any(k.startswith("STEblocks.0.attn.q") and k.endswith(".bias") for k in state)
     arch = dict(
         num_frames=num_frames, num_joints=num_joints, in_channels=in_channels, out_channels=out_channels,
-        dim=dim, depth=depths["STE"], num_heads=_OFFICIAL_DEFAULT_HEADS, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
+        dim=dim, depth=depths["STE"], mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
     )
     # cross-check the official kwargs against the shapes
     checks = {"num_frame": "num_frames", "embed_dim_ratio": "dim", "depth": "depth", "num_joints": "num_joints",
@@ -160,10 +160,13 @@ def _infer_architecture(state: Mapping[str, torch.Tensor], config: Mapping[str, 
         arch["mlp_ratio"] = float(config["mlp_ratio"])
     if int(dim * arch["mlp_ratio"]) != hidden:
         raise ValueError(f"cannot express MLP hidden width {hidden} for width {dim} as int(dim * mlp_ratio)")
+    # the head count is not visible in any shape: it enters the architecture only when the config gives it
+    # (otherwise the model's default, 8 = the official default, applies and a caller may override it)
     if "num_heads" in config:
         arch["num_heads"] = int(config["num_heads"])
-    if dim % arch["num_heads"] != 0:
-        raise ValueError(f"width {dim} is not divisible by num_heads={arch['num_heads']}")
+    heads = arch.get("num_heads", _OFFICIAL_DEFAULT_HEADS)
+    if dim % heads != 0:
+        raise ValueError(f"width {dim} is not divisible by num_heads={heads}")
     return arch
 
 

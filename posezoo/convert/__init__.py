@@ -11,8 +11,7 @@ from ._official import (
 from ._safe_load import load_pickled_checkpoint, strip_prefix
 
 # Families register their converters on import (one line each).
-from . import mixsynthformer as _mixsynthformer  # noqa: E402,F401
-from . import uplift_upsample  # noqa: E402,F401
+from . import mixsynthformer, rtpca, uplift_upsample  # noqa: E402,F401
 
 __all__ = [
     "OfficialConversion",

@@ -18,8 +18,7 @@ from ._registry import (
 from ._weights import LoadResult, WeightsError, load_state_dict_checked
 
 # Families register their variants on import (one line each).
-from . import mixsynthformer as _mixsynthformer  # noqa: E402,F401
-from . import uplift_upsample  # noqa: E402,F401
+from . import mixsynthformer, mixste, rtpca, uplift_upsample  # noqa: E402,F401
 
 __all__ = [
     "PoseModel",

@@ -1,0 +1,178 @@
+"""Temporal Pyramidal Compression-and-Amplification (TPCA), from RTPCA (Liu et al., 2023).
+
+TPCA refines a token sequence along time before keys and values are computed
+from it: the sequence is compressed in stages into a temporal pyramid, then
+amplified back to its original length with skip connections from the pyramid,
+added to the input and layer-normalised. Every operation except the final
+LayerNorm acts on each channel's time series separately (depthwise).
+
+For input ``x`` of shape ``(N, T, C)`` and pyramid lengths
+``L_0 = T, L_k = L_{k-1} // ratio`` (``k = 1 .. stages``)::
+
+    u   = x^T                                            (N, C, T)
+    p_k = GELU(LN_time(compress_k(p_{k-1})))             length L_k, p_0 = u
+    a_1 = GELU(LN_time(amplify_1(p_S)))                  length L_{S-1}
+    a_j = GELU(LN_time(amplify_j(a_{j-1} + p_{S-j+1})))  length L_{S-j}
+    out = LN_channels((a_S + u)^T)                       (N, T, C)
+
+``LN_time`` is a LayerNorm over the time axis (one affine weight per time
+position). For ``T = 243``, ``stages = 3``, ``ratio = 2`` the pyramid is
+243 -> 121 -> 60 -> 30 and the transposed convolutions have kernel sizes
+2, 3, 3 (30 -> 60 -> 121 -> 243), exactly as in the official RTPCA code.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from .mlp import get_activation
+
+__all__ = ["TPCA", "pyramid_lengths", "COMPRESS_MODES", "AMPLIFY_MODES"]
+
+COMPRESS_MODES = ("pool", "conv", "pool+conv")
+AMPLIFY_MODES = ("transconv", "linear")
+
+
+def pyramid_lengths(num_frames: int, stages: int = 3, ratio: int = 2) -> list[int]:
+    """Sequence lengths ``[L_0, L_1, ..., L_stages]`` of the temporal pyramid.
+
+    ``L_0 = num_frames`` and ``L_k = L_{k-1} // ratio`` (which equals
+    ``num_frames // ratio**k``). ``pyramid_lengths(243) == [243, 121, 60, 30]``.
+
+    Raises:
+        ValueError: when an argument is out of range or the coarsest level
+            would be empty.
+    """
+    for name, value, low in (("num_frames", num_frames, 1), ("stages", stages, 1), ("ratio", ratio, 2)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"TPCA: {name} must be an int >= {low}, got {value!r}")
+    lengths = [num_frames]
+    for _ in range(stages):
+        lengths.append(lengths[-1] // ratio)
+    if lengths[-1] < 1:
+        raise ValueError(
+            f"TPCA: {stages} stages with ratio {ratio} need at least {ratio ** stages} frames, got {num_frames} "
+            f"(pyramid {lengths}); use fewer stages or a smaller ratio"
+        )
+    return lengths
+
+
+def _strided_kernel(long: int, short: int, stride: int) -> int:
+    """Kernel size ``k`` with ``(long - k) // stride + 1 == short`` (conv) and
+    ``(short - 1) * stride + k == long`` (transposed conv); ``stride <= k < 2 * stride``."""
+    return long - stride * (short - 1)
+
+
+class _Compress(nn.Module):
+    """One compression step ``(N, C, L_in) -> (N, C, L_out)`` (``L_out = L_in // ratio``).
+
+    ``"pool"``: ``adaptive_avg_pool1d`` (parameter-free, the official choice);
+    ``"conv"``: depthwise strided Conv1d whose kernel makes the output exactly
+    ``L_out`` long; ``"pool+conv"``: the sum of both.
+    """
+
+    def __init__(self, dim: int, length_in: int, length_out: int, ratio: int, mode: str) -> None:
+        super().__init__()
+        self.length_out = length_out
+        self.use_pool = mode in ("pool", "pool+conv")
+        self.conv = None
+        if mode in ("conv", "pool+conv"):
+            kernel = _strided_kernel(length_in, length_out, ratio)
+            self.conv = nn.Conv1d(dim, dim, kernel_size=kernel, stride=ratio, groups=dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.adaptive_avg_pool1d(x, self.length_out) if self.use_pool else None
+        if self.conv is not None:
+            conv = self.conv(x)
+            out = conv if out is None else out + conv
+        return out
+
+
+class TPCA(nn.Module):
+    """Temporal pyramid compression and amplification of a ``(N, T, C)`` sequence.
+
+    Args:
+        dim: channels C.
+        num_frames: sequence length T (the time-axis LayerNorms have T, L_1, ...
+            affine weights, so T is fixed at construction).
+        stages: pyramid depth S (number of compression steps).
+        ratio: length reduction per stage (``L_k = L_{k-1} // ratio``).
+        compress: ``"pool"`` (adaptive average pooling, official), ``"conv"``
+            (depthwise strided convolution) or ``"pool+conv"`` (sum of both),
+            the compression variants of the paper's Table 6.
+        amplify: ``"transconv"`` (depthwise transposed convolution, official;
+            kernel sizes chosen so each step restores the next pyramid length
+            exactly) or ``"linear"`` (parameter-free linear interpolation).
+        norm_eps: epsilon of every LayerNorm inside TPCA (the official code
+            uses PyTorch's default 1e-5).
+        act_layer: activation after each LayerNorm (exact GELU by default).
+
+    Input ``(N, T, C)``; output ``(N, T, C)`` (same length for every option).
+    Submodules: ``compress[k]``, ``down_norms[k]`` (LayerNorm over
+    ``L_{k+1}`` time steps), ``amplify[j]`` (transposed conv, only for
+    ``"transconv"``), ``up_norms[j]`` (LayerNorm over ``L_{S-1-j}``) and
+    ``out_norm`` (LayerNorm over C).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_frames: int,
+        stages: int = 3,
+        ratio: int = 2,
+        compress: str = "pool",
+        amplify: str = "transconv",
+        norm_eps: float = 1e-5,
+        act_layer: str = "gelu",
+    ) -> None:
+        super().__init__()
+        if compress not in COMPRESS_MODES:
+            raise ValueError(f"TPCA: compress must be one of {COMPRESS_MODES}, got {compress!r}")
+        if amplify not in AMPLIFY_MODES:
+            raise ValueError(f"TPCA: amplify must be one of {AMPLIFY_MODES}, got {amplify!r}")
+        self.dim, self.num_frames, self.stages, self.ratio = dim, num_frames, stages, ratio
+        self.compress_mode, self.amplify_mode = compress, amplify
+        self.lengths = pyramid_lengths(num_frames, stages, ratio)
+        lengths = self.lengths
+        self.compress = nn.ModuleList(
+            _Compress(dim, lengths[k], lengths[k + 1], ratio, compress) for k in range(stages)
+        )
+        self.down_norms = nn.ModuleList(nn.LayerNorm(lengths[k + 1], eps=norm_eps) for k in range(stages))
+        # amplification step j maps L_{S-j} -> L_{S-1-j}
+        up_pairs = [(lengths[stages - j], lengths[stages - 1 - j]) for j in range(stages)]
+        self.amplify = nn.ModuleList(
+            nn.ConvTranspose1d(dim, dim, kernel_size=_strided_kernel(out_len, in_len, ratio), stride=ratio, groups=dim)
+            for in_len, out_len in up_pairs
+        ) if amplify == "transconv" else None
+        self.up_lengths = [out_len for _, out_len in up_pairs]
+        self.up_norms = nn.ModuleList(nn.LayerNorm(out_len, eps=norm_eps) for _, out_len in up_pairs)
+        self.out_norm = nn.LayerNorm(dim, eps=norm_eps)
+        self.act = get_activation(act_layer)
+
+    def extra_repr(self) -> str:
+        return (f"dim={self.dim}, lengths={self.lengths}, compress={self.compress_mode!r}, "
+                f"amplify={self.amplify_mode!r}")
+
+    def _amplify(self, j: int, x: torch.Tensor) -> torch.Tensor:
+        if self.amplify is not None:
+            return self.amplify[j](x)
+        return F.interpolate(x, size=self.up_lengths[j], mode="linear", align_corners=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 3 or x.shape[1] != self.num_frames or x.shape[2] != self.dim:
+            raise ValueError(
+                f"TPCA expects (N, T={self.num_frames}, C={self.dim}), got {tuple(x.shape)}"
+            )
+        u = rearrange(x, "n t c -> n c t")
+        pyramid = [u]
+        for compress, norm in zip(self.compress, self.down_norms):
+            pyramid.append(self.act(norm(compress(pyramid[-1]))))
+        h = pyramid[-1]
+        for j, norm in enumerate(self.up_norms):
+            if j > 0:
+                h = h + pyramid[self.stages - j]
+            h = self.act(norm(self._amplify(j, h)))
+        return self.out_norm(rearrange(h + u, "n c t -> n t c"))

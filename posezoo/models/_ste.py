@@ -1,0 +1,175 @@
+"""The spatio-temporal encoder (STE) shared by MixSTE and RTPCA.
+
+Both models lift a 2D pose sequence ``(B, T, J, 2)`` to a 3D sequence
+``(B, T, J, 3)`` (seq2seq) with ``depth`` alternating spatial blocks (over
+joints) and temporal blocks (over frames)::
+
+    h = joint_embed(x) + spatial_pos                       (B, T, J, C)
+    for i in 0 .. depth-1:
+        h = spatial_norm(spatial_block_i(h))
+        if i == 0: h = h + temporal_pos
+        h = temporal_norm(temporal_block_i(h))             (model-specific block)
+    y = head(head_norm(h))                                  (B, T, J, 3)
+
+``spatial_norm`` and ``temporal_norm`` are single modules shared by all
+depths (as in the official code). Subclasses build ``temporal_blocks`` and
+implement :meth:`_temporal_step`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from ..layers import LearnedPositionalEmbedding
+from ..layers.ste import SpatialBlock
+from ._base import PoseModel
+
+__all__ = ["SpatioTemporalEncoder"]
+
+OFFICIAL_HEAD_NORM_EPS = 1e-5  # the official head LayerNorm uses PyTorch's default eps
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+class SpatioTemporalEncoder(PoseModel):
+    """Base class of :class:`~posezoo.models.mixste.MixSTE` and :class:`~posezoo.models.rtpca.RTPCA`.
+
+    Shared constructor arguments (the subclasses document them again):
+    ``num_frames`` T, ``num_joints`` J, ``in_channels`` (2), ``out_channels``
+    (3), ``dim`` C, ``depth``, ``num_heads``, ``mlp_ratio``, ``qkv_bias``,
+    ``drop_rate``, ``attn_drop_rate``, ``drop_path_rate`` (linearly increasing
+    over depth), ``norm_eps`` (every block/stream LayerNorm) and
+    ``official_compat`` (head LayerNorm with eps 1e-5 as the official code).
+    """
+
+    def _build_shared(
+        self,
+        *,
+        num_frames: int,
+        num_joints: int,
+        in_channels: int,
+        out_channels: int,
+        dim: int,
+        depth: int,
+        num_heads: int,
+        mlp_ratio: float,
+        qkv_bias: bool,
+        drop_rate: float,
+        attn_drop_rate: float,
+        drop_path_rate: float,
+        norm_eps: float,
+        official_compat: bool,
+    ) -> list[float]:
+        for name, value in (("num_frames", num_frames), ("num_joints", num_joints), ("in_channels", in_channels),
+                            ("out_channels", out_channels), ("dim", dim), ("depth", depth), ("num_heads", num_heads)):
+            _positive_int(name, value)
+        if dim % num_heads != 0:
+            raise ValueError(f"dim ({dim}) must be divisible by num_heads ({num_heads})")
+        if not mlp_ratio > 0:
+            raise ValueError(f"mlp_ratio must be > 0, got {mlp_ratio!r}")
+        self.num_frames, self.num_joints = num_frames, num_joints
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.dim, self.depth, self.num_heads = dim, depth, num_heads
+        self.official_compat = bool(official_compat)
+
+        self.joint_embed = nn.Linear(in_channels, dim)
+        self.spatial_pos_embed = LearnedPositionalEmbedding(num_joints, dim)
+        self.temporal_pos_embed = LearnedPositionalEmbedding(num_frames, dim)
+        self.pos_drop = nn.Dropout(drop_rate)
+        rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        self.spatial_blocks = nn.ModuleList(
+            SpatialBlock(dim, num_heads, mlp_ratio, qkv_bias, "gelu", norm_eps, drop_rate, attn_drop_rate, rates[i])
+            for i in range(depth)
+        )
+        self.spatial_norm = nn.LayerNorm(dim, eps=norm_eps)
+        self.temporal_norm = nn.LayerNorm(dim, eps=norm_eps)
+        self.head_norm = nn.LayerNorm(dim, eps=OFFICIAL_HEAD_NORM_EPS if official_compat else norm_eps)
+        self.head = nn.Linear(dim, out_channels)
+        return rates
+
+    def _init_weights(self) -> None:
+        """Normal(0, 0.02) Linear weights, zero biases, unit LayerNorms.
+
+        (The official code calls ``trunc_normal_(std=.02)`` whose default bounds
+        are +-2 in absolute units, i.e. 100 standard deviations: the same
+        distribution, but ``normal_`` is ~10x faster to build a 34M model.)
+        """
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, std=0.02)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    # -- subclass hooks -------------------------------------------------------------
+    def _temporal_step(
+        self, i: int, h: torch.Tensor, state: Any, need_weights: bool
+    ) -> tuple[torch.Tensor, Any, Optional[torch.Tensor]]:
+        """Run temporal block ``i`` on ``(B, T, J, C)``; returns (features, state for
+        the next block, attention weights ``(B, J, H, T, L)`` or None)."""
+        raise NotImplementedError
+
+    def _after_temporal(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        """Applied to ``temporal_norm``'s output of depth ``i`` (identity by default)."""
+        return h
+
+    # -- forward --------------------------------------------------------------------
+    def _check_input(self, x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{type(self).__name__} expects a torch.Tensor, got {type(x).__name__}")
+        expected = (self.num_frames, self.num_joints, self.in_channels)
+        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f"{type(self).__name__} expects input (B, T={expected[0]}, J={expected[1]}, "
+                f"C={expected[2]}), got {tuple(x.shape)}"
+            )
+        if not torch.compiler.is_compiling() and not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{type(self).__name__}: input contains NaN or Inf values")
+
+    def forward(
+        self, x: torch.Tensor, return_attention: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, dict[str, list[torch.Tensor]]]:
+        """Lift 2D poses to 3D.
+
+        Args:
+            x: ``(B, T, J, in_channels)`` normalised 2D poses (screen
+                coordinates, x in [-1, 1]).
+            return_attention: also return the attention maps as
+                ``{"spatial": [(B, T, H, J, J)] * depth, "temporal": [(B, J, H, T, L)] * depth}``
+                (``L = T``, or ``T + M`` for RTPCA blocks that attend to XLR memory).
+
+        Returns:
+            ``(B, T, J, out_channels)`` 3D poses (root-relative, metres when
+            trained that way); with ``return_attention`` a tuple ``(poses, maps)``.
+        """
+        self._check_input(x)
+        h = self.pos_drop(self.spatial_pos_embed(self.joint_embed(x)))
+        spatial_maps: list[torch.Tensor] = []
+        temporal_maps: list[torch.Tensor] = []
+        state: Any = None
+        for i, spatial_block in enumerate(self.spatial_blocks):
+            if return_attention:
+                h, weights = spatial_block(h, need_weights=True)
+                spatial_maps.append(weights)
+            else:
+                h = spatial_block(h)
+            h = self.spatial_norm(h)
+            if i == 0:
+                h = self.pos_drop(h + self.temporal_pos_embed.weight[:, None, :])
+            h, state, weights = self._temporal_step(i, h, state, return_attention)
+            if return_attention:
+                temporal_maps.append(weights)
+            h = self._after_temporal(i, self.temporal_norm(h))
+        out = self.head(self.head_norm(h))
+        if return_attention:
+            return out, {"spatial": spatial_maps, "temporal": temporal_maps}
+        return out

@@ -20,7 +20,7 @@ from .data.keyframe_windows import merge_windows, sliding_windows
 from .data.camera import normalize_screen_coordinates
 from .data.stride_masks import token_offsets
 from .data.windows import central_frames, evaluation_windows, interpolate_frames, reassemble
-from .skeleton import Skeleton, coco_to_h36m, flip_pose, get_skeleton
+from .skeleton import Skeleton, coco_to_h36m, flip_pose, get_skeleton, reorder_joints
 
 __all__ = ["lift", "refine"]
 
@@ -332,6 +332,18 @@ def _lift_one(
     return _restore_kind(out, x_in)
 
 
+def _joint_order_adapters(net: nn.Module, skel: Skeleton):
+    """``(to_model, from_model)``: reorder joints between the input layout and the model's own.
+
+    Models that keep an official joint order (``UpliftUpsample(joint_order="official")``)
+    expose ``skeleton_name``; lift() works in ``skel`` order and converts at the model call.
+    """
+    model_layout = getattr(net, "skeleton_name", None)
+    if model_layout is None or get_skeleton(model_layout).name == skel.name:
+        return (lambda t: t), (lambda t: t)
+    return (lambda t: reorder_joints(t, skel, model_layout)), (lambda t: reorder_joints(t, model_layout, skel))
+
+
 def _run_lifter(
     net: nn.Module, x: torch.Tensor, skel: Skeleton, dev: torch.device, flip_tta: bool, batch_size: int,
     amp: Union[bool, torch.dtype],
@@ -341,15 +353,16 @@ def _run_lifter(
     windows = evaluation_windows(length, int(window))
     index = torch.as_tensor(np.stack([w.frames for w in windows]), device=dev)
     inputs = x[index]  # (n_windows, T, J, 2)
+    to_model, from_model = _joint_order_adapters(net, skel)
     preds = []
     with _inference(net, dev, amp):
         for chunk in inputs.split(batch_size):
             batch = torch.cat([chunk, flip_pose(chunk, skel)]) if flip_tta else chunk
-            out = net(batch)
+            out = net(to_model(batch))
             if not isinstance(out, torch.Tensor) or tuple(out.shape) != (*batch.shape[:3], 3):
                 got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
                 raise ValueError(f"the model returned {got}, expected {(*batch.shape[:3], 3)}")
-            out = out.float()
+            out = from_model(out.float())
             if flip_tta:
                 plain, mirrored = out.chunk(2)
                 out = (plain + flip_pose(mirrored, skel)) / 2
@@ -388,25 +401,28 @@ def _run_uplift_upsample(
             f"output_length must lie in [{shortest}, {longest}] for {given} inputs at stride {input_stride}, got {length}"
         )
     keyframes = x[::every]  # keyframe k shows video frame k * s_in
+    # centres on the s_out grid (tokens then meet keyframes); the last may lie past the end,
+    # its window edge-padded with the last keyframe
     centres = central_frames(length, s_out)
     frames = centres[:, None] + token_offsets(tokens, s_out).numpy()[None, :]  # (C, N)
     mask_np = np.remainder(frames, s_in) == 0
     key_index = np.clip(np.floor_divide(frames, s_in), 0, keyframes.shape[0] - 1)
     mask = torch.as_tensor(mask_np, device=dev)
     inputs = keyframes[torch.as_tensor(key_index, device=dev)] * mask[..., None, None].to(x.dtype)
+    to_model, from_model = _joint_order_adapters(net, skel)
     preds = []
     with _inference(net, dev, amp):
         for chunk, m in zip(inputs.split(batch_size), mask.split(batch_size)):
             if flip_tta:
                 chunk, m = torch.cat([chunk, flip_pose(chunk, skel)]), torch.cat([m, m])
-            central = getattr(net(chunk, m), "central", None)
+            central = getattr(net(to_model(chunk), m), "central", None)
             if not isinstance(central, torch.Tensor) or tuple(central.shape) != (chunk.shape[0], *chunk.shape[2:3], 3):
                 got = tuple(central.shape) if isinstance(central, torch.Tensor) else None
                 raise ValueError(
                     f"an Uplift-and-Upsample model must return an object with .central of shape "
                     f"{(chunk.shape[0], chunk.shape[2], 3)}, got {got}"
                 )
-            central = central.float()
+            central = from_model(central.float())
             if flip_tta:
                 plain, mirrored = central.chunk(2)
                 central = (plain + flip_pose(mirrored, skel)) / 2

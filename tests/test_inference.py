@@ -133,11 +133,11 @@ def _lift_by_hand(model: nn.Module, x: np.ndarray, flip: bool) -> np.ndarray:
 @torch.no_grad()
 def _uplift_by_hand(model: TinyUpliftUpsample, keyframes: np.ndarray, s_in: int, length: int,
                     flip: bool) -> np.ndarray:
-    """One window per output centre (every s_out-th frame + the last), then np.interp."""
+    """One window per output centre (every s_out-th frame, the last at or past the end), then np.interp."""
     n, s_out = model.num_frames, model.output_stride
     centres = list(range(0, length, s_out))
     if centres[-1] != length - 1:
-        centres.append(length - 1)
+        centres.append(centres[-1] + s_out)
     preds = []
     for c in centres:
         mask = stride_mask(n, s_in, s_out, center_frame=c)

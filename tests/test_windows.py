@@ -167,7 +167,7 @@ def test_coco_to_h36m_on_a_hand_made_pose() -> None:
 def test_keyframe_window_frames_and_centres() -> None:
     np.testing.assert_array_equal(keyframe_window_frames(10, 5, 3), [4, 7, 10, 13, 16])
     np.testing.assert_array_equal(central_frames(10, 3), [0, 3, 6, 9])
-    np.testing.assert_array_equal(central_frames(11, 3), [0, 3, 6, 9, 10])
+    np.testing.assert_array_equal(central_frames(11, 3), [0, 3, 6, 9, 12])  # last past the end, on the grid
     np.testing.assert_array_equal(central_frames(1, 5), [0])
 
 
@@ -177,6 +177,9 @@ def test_interpolate_frames() -> None:
     np.testing.assert_allclose(out, [[0, 10], [1, 20], [2, 30], [3, 40], [3.5, 20], [4, 0]])
     np.testing.assert_allclose(interpolate_frames(torch.tensor(values), np.array([0, 3, 5]), 6).numpy(), out)
     np.testing.assert_allclose(interpolate_frames(values[:1], np.array([0]), 1), values[:1])
+    # a last position past the end anchors the last segment: frame 4 = 1/3 of the way from 3 to 6
+    past = interpolate_frames(values, np.array([0, 3, 6]), 5)
+    np.testing.assert_allclose(past[4], values[1] + (values[2] - values[1]) / 3)
     with pytest.raises(ValueError, match="increase strictly"):
         interpolate_frames(values, np.array([0, 3, 4]), 6)
 
@@ -184,9 +187,9 @@ def test_interpolate_frames() -> None:
 def test_uplift_upsample_eval_windows_use_global_alignment() -> None:
     src = _sequences([30])
     ds = UpliftUpsampleWindows(src, num_tokens=7, output_stride=2, input_strides=[4], train=False)
-    assert len(ds) == 30
-    for center in (0, 5, 13, 29):
-        item = ds[center]
+    assert len(ds) == 15  # centres 0, 2, ..., 28: on the output-stride grid
+    for center in (0, 6, 14, 28):
+        item = ds[center // 2]
         frames = keyframe_window_frames(center, 7, 2)
         mask = stride_mask(7, 4, 2, center_frame=center)
         torch.testing.assert_close(item["stride_mask"], mask)
@@ -201,6 +204,8 @@ def test_uplift_upsample_eval_windows_use_global_alignment() -> None:
         assert item["meta"]["center"] == center and item["meta"]["input_stride"] == 4
     with pytest.raises(ValueError, match="exactly one input stride"):
         UpliftUpsampleWindows(src, 7, 2, [4, 8], train=False)
+    with pytest.raises(ValueError, match="output-stride grid"):
+        UpliftUpsampleWindows(src, 7, 2, [4], train=False, center_step=3)
     with pytest.raises(ValueError, match="multiple of output_stride"):
         UpliftUpsampleWindows(src, 7, 2, [3])
 

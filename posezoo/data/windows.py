@@ -180,13 +180,17 @@ def keyframe_window_frames(center: int, num_tokens: int, output_stride: int = 1)
 
 
 def central_frames(length: int, output_stride: int = 1) -> np.ndarray:
-    """Evaluation centres: every ``s_out``-th frame from 0, plus the last frame."""
+    """Evaluation centres on the output-stride grid: ``0, s_out, 2 s_out, ...`` up to the first >= ``length - 1``.
+
+    Every centre is a multiple of ``s_out``, so every window's tokens fall on
+    frames where global keyframes (multiples of ``s_in``) can be. When
+    ``length - 1`` is off the grid, the last centre lies past the end of the
+    sequence (its window is edge-padded) and :func:`interpolate_frames` covers
+    the frames after the last on-grid centre.
+    """
     length = _check_positive_int(length, "length")
     output_stride = _check_positive_int(output_stride, "output_stride")
-    centres = np.arange(0, length, output_stride, dtype=np.int64)
-    if centres[-1] != length - 1:
-        centres = np.append(centres, length - 1)
-    return centres
+    return np.arange(0, length - 1 + output_stride, output_stride, dtype=np.int64)
 
 
 def interpolate_frames(values: Any, positions: np.ndarray, length: int) -> Any:
@@ -194,13 +198,14 @@ def interpolate_frames(values: Any, positions: np.ndarray, length: int) -> Any:
 
     Args:
         values: ``(C, ...)`` numpy array or tensor, one entry per position.
-        positions: ``(C,)`` strictly increasing frame indices, first 0 and last ``length-1``.
+        positions: ``(C,)`` strictly increasing frame indices, first 0 and last
+            ``>= length-1`` (a position past the end only anchors the interpolation).
     """
     positions = np.asarray(positions, dtype=np.int64)
     if positions.ndim != 1 or len(positions) != len(values) or len(positions) == 0:
         raise ValueError(f"need one position per value, got {positions.shape} for {len(values)} values")
-    if positions[0] != 0 or positions[-1] != length - 1 or np.any(np.diff(positions) <= 0):
-        raise ValueError("positions must increase strictly from 0 to length - 1")
+    if positions[0] != 0 or positions[-1] < length - 1 or np.any(np.diff(positions) <= 0):
+        raise ValueError("positions must increase strictly from 0 to at least length - 1")
     if len(positions) == 1:
         return values[[0] * length] if isinstance(values, np.ndarray) else values[torch.zeros(length, dtype=torch.long, device=values.device)]
     frames = np.arange(length)
@@ -442,7 +447,9 @@ class Seq2SeqWindows(_WindowDataset):
 class UpliftUpsampleWindows(_WindowDataset):
     """Uplift-and-Upsample keyframe windows: N tokens every ``s_out`` frames around a centre frame.
 
-    Every ``center_step``-th frame of every sequence is a window centre. Per item
+    Every ``center_step``-th frame of every sequence is a window centre
+    (default: every frame for training, every ``s_out``-th frame for
+    evaluation, where centres must lie on the output-stride grid). Per item
     an input stride ``s_in`` is drawn uniformly from ``input_strides``
     (training) and a stride mask built with :func:`posezoo.data.stride_masks.stride_mask`:
 
@@ -466,7 +473,7 @@ class UpliftUpsampleWindows(_WindowDataset):
         input_strides: Sequence[int],
         train: bool = True,
         random_shift: bool = False,
-        center_step: int = 1,
+        center_step: Optional[int] = None,
         flip: bool = False,
         skeleton: Union[str, Skeleton] = "h36m",
         seed: int = 0,
@@ -474,6 +481,8 @@ class UpliftUpsampleWindows(_WindowDataset):
         super().__init__(source, flip, skeleton, seed)
         self.num_tokens = _check_positive_int(num_tokens, "num_tokens")
         self.output_stride = _check_positive_int(output_stride, "output_stride")
+        if center_step is None:
+            center_step = 1 if train else self.output_stride
         self.input_strides = [_check_positive_int(s, "input_strides[i]") for s in input_strides]
         if not self.input_strides:
             raise ValueError("input_strides must not be empty")
@@ -484,6 +493,11 @@ class UpliftUpsampleWindows(_WindowDataset):
         self.train = bool(train)
         self.random_shift = bool(random_shift)
         step = _check_positive_int(center_step, "center_step")
+        if not train and step % self.output_stride != 0:
+            raise ValueError(
+                f"evaluation centres must lie on the output-stride grid (global keyframes are multiples of "
+                f"s_in): center_step={step} is not a multiple of output_stride={self.output_stride}"
+            )
         for seq in range(len(source)):
             for c in range(0, source.sequence_length(seq), step):
                 self._items.append((seq, c))

@@ -143,3 +143,11 @@ def test_registered_weight_sha256_is_verified(tmp_path: Path, monkeypatch) -> No
         assert posezoo.model_info("_tagged_tiny")["weights"]["good"]["license"] == "Apache-2.0"
     finally:
         _unregister("_tagged_tiny")
+
+
+def test_save_pretrained_names_the_closest_variant(tmp_path: Path) -> None:
+    """A model built outside the registry (e.g. by from_official) is saved under its closest variant."""
+    model = posezoo.models.mixste.MixSTE(**{**posezoo.models.get_model_entry("mixste_small").config})
+    out = posezoo.save_pretrained(model, tmp_path / "m")
+    assert json.loads((out / "config.json").read_text())["architecture"] == "mixste_small"
+    assert type(posezoo.from_pretrained(out)) is type(model)

@@ -214,7 +214,14 @@ def _model_name(model: nn.Module) -> str:
             raise ValueError(
                 f"{type(model).__name__} is not a registered posezoo model class; cannot save a config for it"
             )
-        name = sorted(matches)[0]
+        kwargs = getattr(model, "init_kwargs", {})
+
+        def agreement(candidate: str) -> int:
+            config = _MODEL_REGISTRY[candidate].config
+            return sum(1 for k, v in config.items() if k in kwargs and _jsonable(kwargs[k]) == _jsonable(v))
+
+        # the registered variant closest to the model's own kwargs (all kwargs are saved anyway)
+        name = max(sorted(matches), key=agreement)
     return name
 
 

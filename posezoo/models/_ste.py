@@ -27,9 +27,16 @@ from ..layers import LearnedPositionalEmbedding
 from ..layers.ste import SpatialBlock
 from ._base import PoseModel
 
-__all__ = ["SpatioTemporalEncoder"]
+__all__ = ["SpatioTemporalEncoder", "ste_variant_config"]
 
 OFFICIAL_HEAD_NORM_EPS = 1e-5  # the official head LayerNorm uses PyTorch's default eps
+
+
+def ste_variant_config(
+    num_frames: int, dim: int, depth: int, num_heads: int = 8, mlp_ratio: float = 2.0
+) -> dict[str, Any]:
+    """Constructor kwargs of a registered RTPCA/MixSTE variant (H36M-17 joints)."""
+    return dict(num_frames=num_frames, num_joints=17, dim=dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio)
 
 
 def _positive_int(name: str, value: Any) -> int:

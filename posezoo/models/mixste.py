@@ -13,7 +13,7 @@ import torch
 
 from ..layers.ste import TemporalBlock
 from ._registry import register_model
-from ._ste import SpatioTemporalEncoder
+from ._ste import SpatioTemporalEncoder, ste_variant_config
 
 __all__ = ["MixSTE", "MIXSTE_PAPER"]
 
@@ -97,29 +97,25 @@ _NOTES = (
 )
 
 
-def _mixste(num_frames: int, dim: int, depth: int, num_heads: int = 8, mlp_ratio: float = 2.0) -> dict:
-    return dict(num_frames=num_frames, num_joints=17, dim=dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio)
-
-
 @register_model(MixSTE, family="mixste", paper=MIXSTE_PAPER, notes=_NOTES)
 def mixste_243() -> dict:
     """Paper configuration: 243 frames, C=512, depth 8, 8 heads (33,783,811 parameters)."""
-    return _mixste(243, 512, 8)
+    return ste_variant_config(243, 512, 8)
 
 
 @register_model(MixSTE, family="mixste", paper=MIXSTE_PAPER, notes=_NOTES)
 def mixste_81() -> dict:
     """81-frame variant of the paper configuration."""
-    return _mixste(81, 512, 8)
+    return ste_variant_config(81, 512, 8)
 
 
 @register_model(MixSTE, family="mixste", paper=MIXSTE_PAPER, notes=_NOTES)
 def mixste_27() -> dict:
     """27-frame variant of the paper configuration."""
-    return _mixste(27, 512, 8)
+    return ste_variant_config(27, 512, 8)
 
 
 @register_model(MixSTE, family="mixste", paper=MIXSTE_PAPER, notes=_NOTES + " Small CPU-friendly variant.")
 def mixste_small() -> dict:
     """Small CPU-friendly variant: 27 frames, C=64, depth 4, 4 heads."""
-    return _mixste(27, 64, 4, num_heads=4)
+    return ste_variant_config(27, 64, 4, num_heads=4)

@@ -21,7 +21,7 @@ from torch import nn
 from ..layers.tpca import AMPLIFY_MODES, COMPRESS_MODES, TPCA
 from ..layers.xlr import KeyValue, XLRBlock
 from ._registry import register_model
-from ._ste import SpatioTemporalEncoder
+from ._ste import SpatioTemporalEncoder, ste_variant_config
 
 __all__ = ["RTPCA", "RTPCA_PAPER", "XLR_CONNECTIONS", "OFFICIAL_TPCA_NORM_EPS"]
 
@@ -176,29 +176,25 @@ _NOTES = (
 )
 
 
-def _rtpca(num_frames: int, dim: int, depth: int, num_heads: int = 8, mlp_ratio: float = 2.0) -> dict:
-    return dict(num_frames=num_frames, num_joints=17, dim=dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio)
-
-
 @register_model(RTPCA, family="rtpca", paper=RTPCA_PAPER, notes=_NOTES)
 def rtpca_243() -> dict:
     """Paper configuration: 243 frames, C=512, depth 8, 8 heads, mlp ratio 2."""
-    return _rtpca(243, 512, 8)
+    return ste_variant_config(243, 512, 8)
 
 
 @register_model(RTPCA, family="rtpca", paper=RTPCA_PAPER, notes=_NOTES)
 def rtpca_81() -> dict:
     """81-frame variant (pyramid 81 -> 40 -> 20 -> 10, XLR memory 10)."""
-    return _rtpca(81, 512, 8)
+    return ste_variant_config(81, 512, 8)
 
 
 @register_model(RTPCA, family="rtpca", paper=RTPCA_PAPER, notes=_NOTES)
 def rtpca_27() -> dict:
     """27-frame variant (pyramid 27 -> 13 -> 6 -> 3, XLR memory 3)."""
-    return _rtpca(27, 512, 8)
+    return ste_variant_config(27, 512, 8)
 
 
 @register_model(RTPCA, family="rtpca", paper=RTPCA_PAPER, notes=_NOTES + " Small CPU-friendly variant.")
 def rtpca_small() -> dict:
     """Small CPU-friendly variant: 27 frames, C=64, depth 4, 4 heads."""
-    return _rtpca(27, 64, 4, num_heads=4)
+    return ste_variant_config(27, 64, 4, num_heads=4)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._validation import check_int
 from .data.keyframe_windows import merge_windows, sliding_windows
 from .data.camera import normalize_screen_coordinates
 from .data.stride_masks import token_offsets
@@ -248,8 +249,8 @@ def lift(
         single = False
     else:
         seqs, confs, single = [keypoints_2d], [confidence], True
-    batch_size = _positive_int(batch_size, "batch_size")
-    input_stride = _positive_int(input_stride, "input_stride")
+    batch_size = check_int("batch_size", batch_size, numpy_ok=True)
+    input_stride = check_int("input_stride", input_stride, numpy_ok=True)
     dev = _resolve_device(device, net, from_name, seqs)
     if _module_device(net) not in (None, dev):
         net.to(dev)
@@ -263,11 +264,6 @@ def lift(
         ))
     return outs[0] if single else outs
 
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _prepare_2d(
@@ -395,7 +391,7 @@ def _run_uplift_upsample(
     s_in, every = _uplift_input_stride(net, input_stride)
     given = x.shape[0]
     shortest, longest = (given - 1) * input_stride + 1, given * input_stride
-    length = shortest if output_length is None else _positive_int(output_length, "output_length")
+    length = shortest if output_length is None else check_int("output_length", output_length, numpy_ok=True)
     if not shortest <= length <= longest:
         raise ValueError(
             f"output_length must lie in [{shortest}, {longest}] for {given} inputs at stride {input_stride}, got {length}"
@@ -485,8 +481,8 @@ def refine(
     joints, channels = int(net.num_joints), int(net.in_channels)
     if sample_interval is not None and sample_interval != k:
         raise ValueError(f"sample_interval={sample_interval} does not match the model's sample_interval={k}")
-    step = 1 if window_step is None else _positive_int(window_step, "window_step")
-    batch_size = _positive_int(batch_size, "batch_size")
+    step = 1 if window_step is None else check_int("window_step", window_step, numpy_ok=True)
+    batch_size = check_int("batch_size", batch_size, numpy_ok=True)
 
     _check_sequence(poses, "poses")
     flat = poses.ndim == 2

@@ -29,6 +29,8 @@ import math
 
 import torch
 
+from .._validation import check_int
+
 __all__ = [
     "window_stride",
     "padded_length",
@@ -40,11 +42,6 @@ __all__ = [
 ]
 
 
-def _int(name: str, value: int, low: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return value
-
 
 def window_stride(window: int, sample_interval: int, step: int = 1) -> int:
     """Frames between window starts, ``step * sample_interval``.
@@ -54,9 +51,9 @@ def window_stride(window: int, sample_interval: int, step: int = 1) -> int:
         sample_interval: K.
         step: windows advance by ``step`` keyframes, ``1 <= step <= Q``.
     """
-    _int("window", window, 2)
-    _int("sample_interval", sample_interval, 1)
-    _int("step", step, 1)
+    check_int("window", window, 2)
+    check_int("sample_interval", sample_interval, 1)
+    check_int("step", step, 1)
     if (window - 1) % sample_interval != 0:
         raise ValueError(f"window ({window}) must be sample_interval * Q + 1 for sample_interval {sample_interval}")
     intervals = (window - 1) // sample_interval
@@ -67,9 +64,9 @@ def window_stride(window: int, sample_interval: int, step: int = 1) -> int:
 
 def padded_length(length: int, window: int, stride: int) -> int:
     """Smallest ``L >= max(length, window)`` with ``(L - window) % stride == 0``."""
-    _int("length", length, 1)
-    _int("window", window, 1)
-    _int("stride", stride, 1)
+    check_int("length", length, 1)
+    check_int("window", window, 1)
+    check_int("stride", stride, 1)
     return window + math.ceil(max(length - window, 0) / stride) * stride
 
 
@@ -137,7 +134,7 @@ def merge_windows(windows: torch.Tensor, starts: torch.Tensor, length: int) -> t
     starts = torch.as_tensor(starts, dtype=torch.long, device=windows.device)
     if starts.ndim != 1 or starts.shape[0] != windows.shape[1]:
         raise ValueError(f"starts must be ({windows.shape[1]},) for {windows.shape[1]} windows, got {tuple(starts.shape)}")
-    _int("length", length, 1)
+    check_int("length", length, 1)
     if (starts < 0).any():
         raise ValueError("window starts must be >= 0")
     b, w, t = windows.shape[:3]
@@ -156,8 +153,8 @@ def merge_windows(windows: torch.Tensor, starts: torch.Tensor, length: int) -> t
 
 def keyframe_frame_indices(length: int, sample_interval: int) -> torch.Tensor:
     """Frames of an N-frame sequence that keyframe windows read: ``0, K, 2K, ... < N`` and ``N - 1``."""
-    _int("length", length, 1)
-    _int("sample_interval", sample_interval, 1)
+    check_int("length", length, 1)
+    check_int("sample_interval", sample_interval, 1)
     idx = torch.arange(0, length, sample_interval)
     if idx[-1] != length - 1:
         idx = torch.cat([idx, torch.tensor([length - 1])])

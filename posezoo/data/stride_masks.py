@@ -15,13 +15,14 @@ from typing import Optional, Sequence
 
 import torch
 
+from .._validation import check_int
+
 __all__ = ["token_offsets", "receptive_field", "stride_mask", "random_shift", "sample_stride_masks"]
 
 
 def _check_strides(input_stride: int, output_stride: int) -> int:
-    for name, value in (("input_stride", input_stride), ("output_stride", output_stride)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    check_int("input_stride", input_stride)
+    check_int("output_stride", output_stride)
     if input_stride % output_stride != 0:
         raise ValueError(
             f"input_stride ({input_stride}) must be a multiple of output_stride ({output_stride})"

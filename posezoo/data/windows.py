@@ -48,6 +48,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from .._validation import check_int
 from ..skeleton import Skeleton, flip_pose, get_skeleton
 from .stride_masks import random_shift, stride_mask, token_offsets
 
@@ -80,18 +81,13 @@ FLIP_JOINT_FIELDS = ("confidence",)
 FLIP_VECTOR_FIELDS = ("trajectory",)
 
 
-def _check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
 
 # --------------------------------------------------------------------------- frame indices
 
 
 def clip_frames(frames: np.ndarray, length: int) -> np.ndarray:
     """Clip frame indices to ``[0, length - 1]``: edge padding by repetition."""
-    length = _check_positive_int(length, "length")
+    length = check_int("length", length, numpy_ok=True)
     return np.clip(np.asarray(frames, dtype=np.int64), 0, length - 1)
 
 
@@ -103,9 +99,9 @@ def training_window_starts(length: int, num_frames: int, stride: Optional[int] =
     overhang split evenly between the two ends (as the chunked generators of
     VideoPose3D / MixSTE). ``stride`` defaults to ``num_frames``.
     """
-    length = _check_positive_int(length, "length")
-    num_frames = _check_positive_int(num_frames, "num_frames")
-    stride = num_frames if stride is None else _check_positive_int(stride, "stride")
+    length = check_int("length", length, numpy_ok=True)
+    num_frames = check_int("num_frames", num_frames, numpy_ok=True)
+    stride = num_frames if stride is None else check_int("stride", stride, numpy_ok=True)
     n = 1 if length <= num_frames else -(-(length - num_frames) // stride) + 1
     span = (n - 1) * stride + num_frames
     offset = (span - length) // 2
@@ -135,8 +131,8 @@ def evaluation_windows(length: int, num_frames: int) -> list[EvalWindow]:
     ``length % T`` positions. A sequence shorter than ``T`` gets one window,
     edge-padded by ``(T - length) // 2`` frames before and the rest after.
     """
-    length = _check_positive_int(length, "length")
-    t = _check_positive_int(num_frames, "num_frames")
+    length = check_int("length", length, numpy_ok=True)
+    t = check_int("num_frames", num_frames, numpy_ok=True)
     if length < t:
         before = (t - length) // 2
         frames = clip_frames(np.arange(t) - before, length)
@@ -188,8 +184,8 @@ def central_frames(length: int, output_stride: int = 1) -> np.ndarray:
     sequence (its window is edge-padded) and :func:`interpolate_frames` covers
     the frames after the last on-grid centre.
     """
-    length = _check_positive_int(length, "length")
-    output_stride = _check_positive_int(output_stride, "output_stride")
+    length = check_int("length", length, numpy_ok=True)
+    output_stride = check_int("output_stride", output_stride, numpy_ok=True)
     return np.arange(0, length - 1 + output_stride, output_stride, dtype=np.int64)
 
 
@@ -221,8 +217,8 @@ def interpolate_frames(values: Any, positions: np.ndarray, length: int) -> Any:
 
 def mixsynth_window_length(sample_interval: int, num_keyframes: int) -> int:
     """``W = K * Q + 1`` for K = ``sample_interval`` and Q + 1 = ``num_keyframes``."""
-    k = _check_positive_int(sample_interval, "sample_interval")
-    q1 = _check_positive_int(num_keyframes, "num_keyframes", 2)
+    k = check_int("sample_interval", sample_interval, numpy_ok=True)
+    q1 = check_int("num_keyframes", num_keyframes, 2, numpy_ok=True)
     return k * (q1 - 1) + 1
 
 
@@ -236,9 +232,9 @@ def mixsynth_keyframe_mask(sample_interval: int, num_keyframes: int) -> np.ndarr
 
 def mixsynth_window_starts(length: int, window: int, step: int) -> np.ndarray:
     """Window starts ``0, step, 2*step, ...`` plus one aligned to the end; ``[0]`` if shorter than a window."""
-    length = _check_positive_int(length, "length")
-    window = _check_positive_int(window, "window")
-    step = _check_positive_int(step, "step")
+    length = check_int("length", length, numpy_ok=True)
+    window = check_int("window", window, numpy_ok=True)
+    step = check_int("step", step, numpy_ok=True)
     if length <= window:
         return np.zeros(1, dtype=np.int64)
     starts = np.arange(0, length - window + 1, step, dtype=np.int64)
@@ -428,8 +424,8 @@ class Seq2SeqWindows(_WindowDataset):
         seed: int = 0,
     ) -> None:
         super().__init__(source, flip, skeleton, seed)
-        self.num_frames = _check_positive_int(num_frames, "num_frames")
-        self.stride = self.num_frames if stride is None else _check_positive_int(stride, "stride")
+        self.num_frames = check_int("num_frames", num_frames, numpy_ok=True)
+        self.stride = self.num_frames if stride is None else check_int("stride", stride, numpy_ok=True)
         for seq in range(len(source)):
             for start in training_window_starts(source.sequence_length(seq), self.num_frames, self.stride):
                 self._items.append((seq, int(start)))
@@ -479,11 +475,11 @@ class UpliftUpsampleWindows(_WindowDataset):
         seed: int = 0,
     ) -> None:
         super().__init__(source, flip, skeleton, seed)
-        self.num_tokens = _check_positive_int(num_tokens, "num_tokens")
-        self.output_stride = _check_positive_int(output_stride, "output_stride")
+        self.num_tokens = check_int("num_tokens", num_tokens, numpy_ok=True)
+        self.output_stride = check_int("output_stride", output_stride, numpy_ok=True)
         if center_step is None:
             center_step = 1 if train else self.output_stride
-        self.input_strides = [_check_positive_int(s, "input_strides[i]") for s in input_strides]
+        self.input_strides = [check_int("input_strides[i]", s, numpy_ok=True) for s in input_strides]
         if not self.input_strides:
             raise ValueError("input_strides must not be empty")
         for s in self.input_strides:
@@ -492,7 +488,7 @@ class UpliftUpsampleWindows(_WindowDataset):
             raise ValueError(f"evaluation windows need exactly one input stride, got {self.input_strides}")
         self.train = bool(train)
         self.random_shift = bool(random_shift)
-        step = _check_positive_int(center_step, "center_step")
+        step = check_int("center_step", center_step, numpy_ok=True)
         if not train and step % self.output_stride != 0:
             raise ValueError(
                 f"evaluation centres must lie on the output-stride grid (global keyframes are multiples of "
@@ -549,10 +545,10 @@ class MixSynthWindows(_WindowDataset):
         seed: int = 0,
     ) -> None:
         super().__init__(source, flip, skeleton, seed)
-        self.sample_interval = _check_positive_int(sample_interval, "sample_interval")
+        self.sample_interval = check_int("sample_interval", sample_interval, numpy_ok=True)
         self.window = mixsynth_window_length(sample_interval, num_keyframes)
         self.keyframe_mask = mixsynth_keyframe_mask(sample_interval, num_keyframes)
-        self.step = self.sample_interval if step is None else _check_positive_int(step, "step")
+        self.step = self.sample_interval if step is None else check_int("step", step, numpy_ok=True)
         self.target_key, self.input_key = target_key, input_key
         for seq in range(len(source)):
             for start in mixsynth_window_starts(source.sequence_length(seq), self.window, self.step):

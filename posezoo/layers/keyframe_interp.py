@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validation import check_int
+
 __all__ = ["INTERP_MODES", "interpolation_matrix", "KeyframeInterpolation"]
 
 INTERP_MODES = ("learned", "linear", "cubic", "nearest")
@@ -68,8 +70,7 @@ def interpolation_matrix(
         raise ValueError(f"mode must be one of {', '.join(map(repr, _FIXED))}, got {mode!r}")
     for name, value, low in (("num_keyframes", num_keyframes, 1), ("sample_interval", sample_interval, 1),
                              ("num_future_frames", num_future_frames, 0)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        check_int(name, value, low)
     n, k = num_keyframes, sample_interval
     window = k * (n - 1) + 1
     pos = torch.arange(window, dtype=torch.float64) / k  # keyframe units

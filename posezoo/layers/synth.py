@@ -30,6 +30,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from .._validation import check_int
 from .attention import attend
 from .mlp import Mlp
 
@@ -47,11 +48,6 @@ ATTN_GENERATIONS = ("synth", "dense", "random", "vanilla")
 _MIXINGS = ("split", "sum")
 _BRANCHES = ("both", "temporal", "channel")
 
-
-def _positive_int(name: str, value: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 def _choice(name: str, value: str, options: tuple[str, ...]) -> str:
@@ -82,8 +78,8 @@ class SELayer(nn.Module):
 
     def __init__(self, channels: int, ratio: int = 4) -> None:
         super().__init__()
-        _positive_int("channels", channels)
-        _positive_int("ratio", ratio)
+        check_int("channels", channels)
+        check_int("ratio", ratio)
         self.channels = channels
         hidden = max(1, channels // ratio)
         # Indices 0 and 2 hold the weights (1 is ReLU, 3 is Sigmoid), as in the official keys.
@@ -163,9 +159,9 @@ class SynthAttention(nn.Module):
         keep_unused_value_reduce: bool = False,
     ) -> None:
         super().__init__()
-        _positive_int("in_dim", in_dim)
-        _positive_int("out_dim", out_dim)
-        _positive_int("reduce", reduce)
+        check_int("in_dim", in_dim)
+        check_int("out_dim", out_dim)
+        check_int("reduce", reduce)
         if reduce > out_dim:
             raise ValueError(f"reduce ({reduce}) must not exceed out_dim ({out_dim})")
         self.in_dim, self.out_dim, self.reduce = in_dim, out_dim, reduce
@@ -280,8 +276,8 @@ class MixSynthAttention(nn.Module):
         keep_unused_value_reduce: bool = False,
     ) -> None:
         super().__init__()
-        _positive_int("num_frames", num_frames)
-        _positive_int("dim", dim)
+        check_int("num_frames", num_frames)
+        check_int("dim", dim)
         self.num_frames, self.dim = num_frames, dim
         self.mixing = _choice("mixing", mixing, _MIXINGS)
         self.branches = _choice("branches", branches, _BRANCHES)
@@ -399,7 +395,7 @@ class MixSynthEncoder(nn.Module):
 
     def __init__(self, depth: int, num_frames: int, dim: int, **layer_kwargs) -> None:
         super().__init__()
-        _positive_int("depth", depth)
+        check_int("depth", depth)
         self.layers = nn.ModuleList(
             [MixSynthEncoderLayer(num_frames, dim, **layer_kwargs) for _ in range(depth)]
         )

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from .._validation import check_int
 from .mlp import get_activation
 
 __all__ = ["TPCA", "pyramid_lengths", "COMPRESS_MODES", "AMPLIFY_MODES"]
@@ -47,8 +48,7 @@ def pyramid_lengths(num_frames: int, stages: int = 3, ratio: int = 2) -> list[in
             would be empty.
     """
     for name, value, low in (("num_frames", num_frames, 1), ("stages", stages, 1), ("ratio", ratio, 2)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"TPCA: {name} must be an int >= {low}, got {value!r}")
+        check_int(f"TPCA: {name}", value, low)
     lengths = [num_frames]
     for _ in range(stages):
         lengths.append(lengths[-1] // ratio)

@@ -23,6 +23,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from .._validation import check_int
 from ..layers import LearnedPositionalEmbedding
 from ..layers.ste import SpatialBlock
 from ._base import PoseModel
@@ -38,11 +39,6 @@ def ste_variant_config(
     """Constructor kwargs of a registered RTPCA/MixSTE variant (H36M-17 joints)."""
     return dict(num_frames=num_frames, num_joints=17, dim=dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio)
 
-
-def _positive_int(name: str, value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 class SpatioTemporalEncoder(PoseModel):
@@ -76,7 +72,7 @@ class SpatioTemporalEncoder(PoseModel):
     ) -> list[float]:
         for name, value in (("num_frames", num_frames), ("num_joints", num_joints), ("in_channels", in_channels),
                             ("out_channels", out_channels), ("dim", dim), ("depth", depth), ("num_heads", num_heads)):
-            _positive_int(name, value)
+            check_int(name, value)
         if dim % num_heads != 0:
             raise ValueError(f"dim ({dim}) must be divisible by num_heads ({num_heads})")
         if not mlp_ratio > 0:

@@ -29,6 +29,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from .._validation import check_int
 from ..layers.keyframe_interp import INTERP_MODES, KeyframeInterpolation
 from ..layers.synth import MixSynthEncoder
 from ._base import PoseModel
@@ -44,10 +45,6 @@ MIXSYNTHFORMER_PAPER = (
 
 _is_compiling = getattr(torch.compiler, "is_compiling", lambda: False)
 
-
-def _check_int(name: str, value: int, low: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
 
 
 class MixSynthFormer(PoseModel):
@@ -112,7 +109,7 @@ class MixSynthFormer(PoseModel):
         for name, value, low in (("num_joints", num_joints, 1), ("in_channels", in_channels, 1),
                                  ("sample_interval", sample_interval, 1), ("num_keyframes", num_keyframes, 2),
                                  ("num_future_frames", num_future_frames, 0)):
-            _check_int(name, value, low)
+            check_int(name, value, low)
         if interp not in INTERP_MODES:
             raise ValueError(f"interp must be one of {', '.join(map(repr, INTERP_MODES))}, got {interp!r}")
         self.num_joints = num_joints

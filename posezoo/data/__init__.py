@@ -10,6 +10,7 @@ from .keyframe_windows import (
     window_stride,
 )
 from .bundled import Sample, list_samples, load_sample
+from .cmu import CMU_SPLITS, cmu_mocap, cmu_mocap_path
 from .camera import (
     Camera,
     VirtualCameraSampler,
@@ -67,6 +68,9 @@ __all__ = [
     "VirtualCameraPairs",
     "load_clip_meta",
     "load_clips",
+    "CMU_SPLITS",
+    "cmu_mocap",
+    "cmu_mocap_path",
     "Sample",
     "list_samples",
     "load_sample",

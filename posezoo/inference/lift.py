@@ -1,168 +1,36 @@
-"""Inference on sequences of any length: :func:`lift` (2D -> 3D) and :func:`refine` (MixSynthFormer).
-
-Both take numpy arrays or torch tensors and return the same kind on the same
-device, run the model under ``torch.inference_mode`` (and autocast on CUDA),
-cut the sequence into the model's windows, batch them and stitch the outputs
-back to exactly the input length. See ``docs/data_inference.md``.
-"""
+""":func:`lift`: 2D keypoint sequences of any length -> 3D, with lifting or Uplift-and-Upsample models."""
 
 from __future__ import annotations
 
-import contextlib
 import warnings
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from torch import nn
 
-from ._validation import check_int
-from .data.keyframe_windows import merge_windows, sliding_windows
-from .data.camera import normalize_screen_coordinates
-from .data.stride_masks import token_offsets
-from .data.windows import central_frames, evaluation_windows, interpolate_frames, reassemble
-from .skeleton import Skeleton, coco_to_h36m, flip_pose, get_skeleton, reorder_joints
+from .._validation import check_int
+from ..data.camera import normalize_screen_coordinates
+from ..data.stride_masks import token_offsets
+from ..data.windows import central_frames, evaluation_windows, interpolate_frames, reassemble
+from ..skeleton import Skeleton, coco_to_h36m, flip_pose, get_skeleton, reorder_joints
+from ._common import (
+    ArrayOrTensor,
+    ModelArg,
+    _as_list,
+    _check_sequence,
+    _fill_missing,
+    _inference,
+    _load_model,
+    _missing_mask,
+    _model_dtype,
+    _module_device,
+    _resolve_device,
+    _restore_kind,
+    _to_cpu64,
+)
 
-__all__ = ["lift", "refine"]
-
-ArrayOrTensor = Union[np.ndarray, torch.Tensor]
-ModelArg = Union[str, nn.Module]
-
-
-# --------------------------------------------------------------------------- shared helpers
-
-
-def _check_sequence(x: Any, name: str) -> None:
-    if not isinstance(x, (np.ndarray, torch.Tensor)):
-        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
-    dtype_ok = (x.is_floating_point() or not (x.is_complex() or x.dtype == torch.bool)) if isinstance(x, torch.Tensor) \
-        else (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer))
-    if not dtype_ok:
-        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
-
-
-def _to_cpu64(x: ArrayOrTensor) -> torch.Tensor:
-    if isinstance(x, np.ndarray):
-        return torch.from_numpy(np.asarray(x, dtype=np.float64))
-    return x.detach().to("cpu", torch.float64)
-
-
-def _restore_kind(out: torch.Tensor, like: ArrayOrTensor) -> ArrayOrTensor:
-    """``out`` as the kind (numpy / torch), device and floating dtype of the input ``like``."""
-    if isinstance(like, torch.Tensor):
-        dtype = like.dtype if like.is_floating_point() else torch.float32
-        return out.to(device=like.device, dtype=dtype)
-    dtype = like.dtype if np.issubdtype(like.dtype, np.floating) else np.float32
-    return out.detach().to("cpu", torch.float64).numpy().astype(dtype)
-
-
-def _missing_mask(
-    x: torch.Tensor, confidence: Optional[ArrayOrTensor], min_confidence: float, name: str
-) -> torch.Tensor:
-    """``(T, J)`` bool mask of keypoints to treat as missing; validates finiteness."""
-    t, j = x.shape[:2]
-    if confidence is None:
-        missing = torch.zeros(t, j, dtype=torch.bool)
-    else:
-        _check_sequence(confidence, "confidence")
-        conf = _to_cpu64(confidence)
-        if tuple(conf.shape) != (t, j):
-            raise ValueError(f"confidence must have shape (T, J) = {(t, j)}, got {tuple(conf.shape)}")
-        if not torch.isfinite(conf).all():
-            raise ValueError("confidence holds non-finite values")
-        missing = conf <= min_confidence
-    bad = ~torch.isfinite(x).all(-1) & ~missing
-    if bad.any():
-        frame, joint = (int(v) for v in bad.nonzero()[0])
-        raise ValueError(
-            f"{name} holds {int(bad.sum())} non-finite keypoints (first at frame {frame}, joint {joint}); "
-            "pass a confidence array with 0 there to mark them missing"
-        )
-    return missing
-
-
-def _fill_missing(x: torch.Tensor, missing: torch.Tensor, joint_names: Sequence[str]) -> torch.Tensor:
-    """Replace missing keypoints by linear interpolation over time (edges held) per joint."""
-    if not missing.any():
-        return x
-    xn = x.numpy().copy()
-    miss = missing.numpy()
-    frames = np.arange(xn.shape[0])
-    for j in np.flatnonzero(miss.any(0)):
-        ok = ~miss[:, j]
-        if not ok.any():
-            name = joint_names[j] if j < len(joint_names) else str(j)
-            raise ValueError(f"joint {j} ({name}) is missing in every frame; cannot fill it in")
-        for c in range(xn.shape[-1]):
-            xn[:, j, c] = np.interp(frames, frames[ok], xn[ok, j, c])
-    return torch.from_numpy(xn)
-
-
-def _load_model(model: ModelArg, pretrained: Union[bool, str]) -> tuple[nn.Module, bool]:
-    if isinstance(model, str):
-        from .models import create_model
-
-        return create_model(model, pretrained=pretrained), True
-    if isinstance(model, nn.Module):
-        return model, False
-    raise TypeError(f"model must be a registered model name or an nn.Module, got {type(model).__name__}")
-
-
-def _module_device(net: nn.Module) -> Optional[torch.device]:
-    for p in net.parameters():
-        return p.device
-    for b in net.buffers():
-        return b.device
-    return None
-
-
-def _resolve_device(
-    device: Union[str, torch.device, None], net: nn.Module, from_name: bool, inputs: Sequence[ArrayOrTensor]
-) -> torch.device:
-    if device is not None:
-        return torch.device(device)
-    own = _module_device(net)
-    if not from_name and own is not None:
-        return own
-    for x in inputs:
-        if isinstance(x, torch.Tensor):
-            return x.device
-    return own or torch.device("cpu")
-
-
-def _model_dtype(net: nn.Module) -> torch.dtype:
-    for p in net.parameters():
-        if p.is_floating_point():
-            return p.dtype
-    return torch.float32
-
-
-@contextlib.contextmanager
-def _inference(net: nn.Module, device: torch.device, amp: Union[bool, torch.dtype]) -> Iterator[None]:
-    """eval() (restored afterwards), inference_mode, autocast on CUDA only."""
-    was_training = net.training
-    net.eval()
-    if device.type == "cuda" and amp:
-        dtype = amp if isinstance(amp, torch.dtype) else torch.float16
-        cast: Any = torch.autocast("cuda", dtype=dtype)
-    else:
-        cast = contextlib.nullcontext()
-    try:
-        with torch.inference_mode(), cast:
-            yield
-    finally:
-        net.train(was_training)
-
-
-def _as_list(value: Any, n: int, name: str) -> list:
-    if value is None:
-        return [None] * n
-    if not isinstance(value, (list, tuple)) or len(value) != n:
-        raise ValueError(f"with a list of {n} sequences, {name} must be None or a list of {n} arrays")
-    return list(value)
-
-
-# --------------------------------------------------------------------------- lift
+__all__ = ["lift"]
 
 
 def lift(
@@ -424,95 +292,3 @@ def _run_uplift_upsample(
                 central = (plain + flip_pose(mirrored, skel)) / 2
             preds.append(central)
     return interpolate_frames(torch.cat(preds), centres, length)
-
-
-# --------------------------------------------------------------------------- refine
-
-
-def refine(
-    poses: ArrayOrTensor,
-    model: ModelArg,
-    *,
-    sample_interval: Optional[int] = None,
-    window_step: Optional[int] = None,
-    confidence: Optional[ArrayOrTensor] = None,
-    min_confidence: float = 0.0,
-    batch_size: int = 64,
-    device: Union[str, torch.device, None] = None,
-    amp: Union[bool, torch.dtype] = True,
-    pretrained: Union[bool, str] = True,
-) -> ArrayOrTensor:
-    """Refine a noisy pose sequence of any length with a MixSynthFormer-style model.
-
-    The model reads windows of ``W = K*Q + 1`` frames (``model.num_frames``) and
-    uses only the keyframes ``0, K, ..., W-1`` (``K = model.sample_interval``).
-    Windows start every ``window_step`` keyframes (``window_step * K`` frames,
-    default 1 keyframe), so every window's keyframes lie on the global grid of
-    frames divisible by K: only frames ``0, K, 2K, ...`` and the last frame are
-    read, as when a detector runs every K frames. The sequence is edge-padded
-    at the end (repeating its last frame) so the last window ends on the grid;
-    the outputs of all windows covering a frame are averaged (DeciWatch's
-    sliding evaluation). See :mod:`posezoo.data.keyframe_windows`.
-
-    Args:
-        poses: ``(T, J, D)`` or ``(T, J*D)``, any ``T >= 1``, with ``J`` =
-            ``model.num_joints`` and ``D`` = ``model.in_channels``.
-        model: a registered model name or module with ``sample_interval``,
-            ``num_frames``, ``num_joints`` and ``in_channels``.
-        sample_interval: optional check: must equal the model's K.
-        window_step: keyframes between window starts, ``1 <= window_step <= Q``
-            (default 1: the densest overlap).
-        confidence: optional ``(T, J)``; poses with ``confidence <= min_confidence``
-            are missing (may be non-finite) and filled by interpolation over time.
-        batch_size, device, amp, pretrained: as in :func:`lift`.
-
-    Returns:
-        The refined sequence with the input's shape, kind, device and floating dtype.
-    """
-    net, from_name = _load_model(model, pretrained)
-    required = ("sample_interval", "num_frames", "num_joints", "in_channels")
-    lacking = [a for a in required if getattr(net, a, None) is None]
-    if lacking:
-        raise ValueError(
-            f"refine() needs a MixSynthFormer-style model with {', '.join(required)}; "
-            f"{type(net).__name__} lacks {', '.join(lacking)}"
-        )
-    k, window = int(net.sample_interval), int(net.num_frames)
-    joints, channels = int(net.num_joints), int(net.in_channels)
-    if sample_interval is not None and sample_interval != k:
-        raise ValueError(f"sample_interval={sample_interval} does not match the model's sample_interval={k}")
-    step = 1 if window_step is None else check_int("window_step", window_step, numpy_ok=True)
-    batch_size = check_int("batch_size", batch_size, numpy_ok=True)
-
-    _check_sequence(poses, "poses")
-    flat = poses.ndim == 2
-    expected = f"(T, {joints}, {channels}) or (T, {joints * channels})"
-    if poses.ndim not in (2, 3):
-        raise ValueError(f"poses must have shape {expected}, got {tuple(poses.shape)} (rank {poses.ndim})")
-    if poses.shape[0] == 0:
-        raise ValueError(f"poses is empty: expected at least 1 frame, got shape {tuple(poses.shape)}")
-    if tuple(poses.shape[1:]) != ((joints * channels,) if flat else (joints, channels)):
-        raise ValueError(f"poses must have shape {expected}, got {tuple(poses.shape)}")
-    x = _to_cpu64(poses).reshape(poses.shape[0], joints, channels)
-    missing = _missing_mask(x, confidence, min_confidence, "poses")
-    x = _fill_missing(x, missing, [str(j) for j in range(joints)])
-
-    dev = _resolve_device(device, net, from_name, [poses])
-    if _module_device(net) not in (None, dev):
-        net.to(dev)
-    x = x.to(device=dev, dtype=_model_dtype(net))
-    if flat:
-        x = x.reshape(x.shape[0], joints * channels)
-    length = x.shape[0]
-    windows, starts = sliding_windows(x[None], window, k, step)
-    inputs = windows[0]  # (n, W, ...)
-    outs = []
-    with _inference(net, dev, amp):
-        for chunk in inputs.split(batch_size):
-            out = net(chunk)
-            if not isinstance(out, torch.Tensor) or out.shape != chunk.shape:
-                got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                raise ValueError(f"the model returned {got}, expected {tuple(chunk.shape)}")
-            outs.append(out.float())
-    result = merge_windows(torch.cat(outs)[None], starts, length)[0]
-    return _restore_kind(result, poses)

@@ -1,0 +1,13 @@
+"""Inference on sequences of any length: :func:`lift` (2D -> 3D) and :func:`refine` (MixSynthFormer).
+
+Both take numpy arrays or torch tensors and return the same kind on the same
+device, run the model under ``torch.inference_mode`` (and autocast on CUDA),
+cut the sequence into the model's windows, batch them and stitch the outputs
+back to exactly the input length. See ``docs/data_inference.md``.
+"""
+
+
+from .lift import lift
+from .refine import refine
+
+__all__ = ["lift", "refine"]

@@ -4,7 +4,7 @@ Windows of the CMU mocap clips (H36M-17, metres, 50 Hz) are seen through
 random virtual cameras (``posezoo.data.VirtualCameraPairs``); each window gets
 one s_in drawn from the model's ``input_strides`` with a random phase, and is
 followed by its mirror in the batch (within-batch augmentation), see
-``posezoo.recipes.uplift_upsample.training_windows``. Optimiser, schedule,
+``posezoo.training.recipes.uplift_upsample.training_windows``. Optimiser, schedule,
 EMA and loss follow the recipe (learning rate raised for a short run).
 Reports the held-out central-frame MPJPE per s_in (evaluation masks aligned to
 the video frames, as the official evaluation).
@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 
 import posezoo
 from posezoo.data import UpliftUpsampleWindows, VirtualCameraPairs, load_clips
-from posezoo.recipes.uplift_upsample import (
+from posezoo.training.recipes.uplift_upsample import (
     make_ema, make_loss, make_optimizer, make_scheduler, training_config, training_windows,
 )
 

@@ -1,4 +1,4 @@
-"""The ``posezoo`` command line: ``list``, ``info``, ``convert``.
+"""The ``posezoo`` command line: ``list``, ``info``, ``convert``, ``train``, ``eval``.
 
 Run ``posezoo --help`` (or ``python -m posezoo --help``).
 """
@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--joint-order", default="h36m", choices=["h36m", "official"])
     p.set_defaults(func=_cmd_convert)
 
+    from .training.cli import register_commands as register_training
+
+    register_training(sub)
     for register in _EXTRA_COMMANDS:
         register(sub)
     return parser

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 import posezoo
 from posezoo.data import VirtualCameraPairs, flip_sample, load_clips, stride_mask
 from posezoo.data.windows import UpliftUpsampleWindows
-from posezoo.recipes.uplift_upsample import (
+from posezoo.training.recipes.uplift_upsample import (
     RELEASED_TRAINING_CONFIGS,
     ema_decay,
     make_ema,

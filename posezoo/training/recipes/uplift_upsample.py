@@ -36,14 +36,18 @@ PyTorch:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
+
+import numpy as np
 
 import torch
 from torch import nn
 
-from ..data.windows import UpliftUpsampleWindows, WithinBatchFlip
-from ..models.uplift_upsample import JOINT_ORDERS
-from ..skeleton import Skeleton, get_skeleton
+from ...data.windows import UpliftUpsampleWindows, WithinBatchFlip
+from ...losses import UpliftUpsampleLoss
+from ...models.uplift_upsample import JOINT_ORDERS
+from ...skeleton import Skeleton, get_skeleton
+from .base import Recipe, training_source
 
 __all__ = [
     "UpliftUpsampleTrainingConfig",
@@ -56,6 +60,7 @@ __all__ = [
     "make_loss",
     "skeleton_for",
     "training_windows",
+    "UpliftUpsampleRecipe",
 ]
 
 @dataclass(frozen=True)
@@ -216,3 +221,73 @@ def training_windows(
         skeleton=skeleton, seed=seed,
     )
     return dataset, (WithinBatchFlip(skeleton) if in_batch else None)
+
+
+# --------------------------------------------------------------------------- engine recipe
+
+
+class UpliftUpsampleRecipe(Recipe):
+    """Multi-stride Uplift-and-Upsample training for :class:`posezoo.training.Trainer`.
+
+    Windows of ``N`` tokens every ``s_out`` frames from static virtual cameras,
+    one input stride per window drawn from the model's ``input_strides``,
+    random stride-mask phase, within-batch flips (each window followed by its
+    mirror with the same mask: a loader batch of ``batch_size`` windows is
+    ``2 * batch_size`` sequences), loss ``0.5 * sequence + 0.5 * centre`` MPJPE.
+    Options as the lifting recipe's (noise, bone lengths) plus ``center_step``
+    (frames between training window centres) and ``random_shift``.
+    """
+
+    name = "uplift_upsample"
+    families = ("uplift_upsample",)
+    engine_defaults = {"lr": 1e-3, "weight_decay": 0.1, "lr_decay": 0.99, "batch_size": 16}
+
+    def default_options(self, model: nn.Module) -> dict[str, Any]:
+        return {
+            "center_step": 8, "random_shift": True, "in_batch_flip": True,
+            "noise": True, "clean_prob": 0.25, "max_sigma_frac": 0.012, "max_outlier_prob": 0.04,
+            "max_missing_prob": 0.03, "bone_augment": True, "bone_spread": 0.1, "global_spread": 0.08,
+            "w_seq": 0.5, "w_center": 0.5, "val_input_stride": int(sorted(model.input_strides)[len(model.input_strides) // 2]),
+        }
+
+    def __init__(self, model: nn.Module, **options: Any) -> None:
+        super().__init__(model, **options)
+        self.model_geometry = (int(model.num_frames), int(model.output_stride), [int(s) for s in model.input_strides])
+        self.skeleton = skeleton_for(model.joint_order)
+        self.objective = UpliftUpsampleLoss(float(self.options["w_seq"]), float(self.options["w_center"]))
+        self._flip = WithinBatchFlip(self.skeleton) if self.options["in_batch_flip"] else None
+
+    def datasets(
+        self, train_clips: Mapping[str, np.ndarray], val_clips: Optional[Mapping[str, np.ndarray]], seed: int
+    ) -> tuple[Any, Any]:
+        o = self.options
+        tokens, s_out, strides = self.model_geometry
+        train = UpliftUpsampleWindows(
+            training_source(train_clips, o, train=True), tokens, s_out, strides, train=True,
+            random_shift=bool(o["random_shift"]), center_step=int(o["center_step"]),
+            flip=not o["in_batch_flip"], skeleton=self.skeleton, seed=seed,
+        )
+        val = None
+        if val_clips:
+            val = UpliftUpsampleWindows(
+                training_source(val_clips, o, train=False), tokens, s_out, [int(o["val_input_stride"])],
+                train=False, center_step=s_out * 8, skeleton=self.skeleton, seed=seed + 1,
+            )
+        return train, val
+
+    def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        items = [{k: v for k, v in item.items() if k != "meta"} for item in items]
+        return self._flip(items) if self._flip is not None else super().collate(items)
+
+    def loss(self, model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        out = model(batch["keypoints_2d"], batch["stride_mask"])
+        target = batch["pose_3d"]
+        full = out.full.float() if out.full is not None else None
+        return self.objective(full, out.central.float(), target), {}
+
+    def predict(self, model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        out = model(batch["keypoints_2d"], batch["stride_mask"])
+        target = batch["pose_3d"]
+        if out.full is not None:
+            return out.full.float(), target
+        return out.central.float()[:, None], target[:, target.shape[1] // 2][:, None]

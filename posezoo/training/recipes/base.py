@@ -1,0 +1,108 @@
+"""What every recipe provides to the engine, and the window metrics they share."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Optional
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import default_collate
+
+from ... import metrics
+from ..augment import BoneScale, NoiseProfile
+from ..cameras import StaticCameraSampler
+from ..sources import MocapViews
+
+__all__ = ["Recipe", "WindowMetrics", "training_source"]
+
+MM = 1000.0
+
+
+class WindowMetrics:
+    """Accumulates the field's metrics (mm) over ``(B, T, J, 3)`` prediction/target windows (metres)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def _add(self, key: str, value: torch.Tensor, count: int) -> None:
+        self.sums[key] = self.sums.get(key, 0.0) + float(value) * count
+        self.counts[key] = self.counts.get(key, 0) + count
+
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        pred, target = pred.float(), target.float()
+        poses = int(np.prod(pred.shape[:-2]))
+        self._add("mpjpe", metrics.mpjpe(pred, target, root=0, scale=MM), poses)
+        self._add("p_mpjpe", metrics.p_mpjpe(pred, target, scale=MM), poses)
+        self._add("n_mpjpe", metrics.n_mpjpe(pred, target, root=0, scale=MM), poses)
+        if pred.ndim == 4 and pred.shape[1] >= 3:
+            self._add("mpjve", metrics.mpjve(pred, target, root=0, scale=MM), pred.shape[0] * (pred.shape[1] - 1))
+            self._add("accel", metrics.accel_error(pred, target, root=0, scale=MM), pred.shape[0] * (pred.shape[1] - 2))
+
+    def result(self) -> dict[str, float]:
+        return {k: self.sums[k] / max(self.counts[k], 1) for k in self.sums}
+
+
+def training_source(clips: Mapping[str, np.ndarray], options: Mapping[str, Any], train: bool) -> MocapViews:
+    """:class:`MocapViews` with the recipe's augmentation (train) or clean static cameras (validation)."""
+    cameras = StaticCameraSampler()
+    if not train:
+        return MocapViews(clips, cameras=cameras)
+    noise = None
+    if options.get("noise", True):
+        noise = NoiseProfile(
+            clean_prob=float(options.get("clean_prob", 0.25)),
+            max_sigma_frac=float(options.get("max_sigma_frac", 0.012)),
+            max_outlier_prob=float(options.get("max_outlier_prob", 0.04)),
+            max_missing_prob=float(options.get("max_missing_prob", 0.03)),
+        )
+    bones = BoneScale(float(options.get("bone_spread", 0.1)), float(options.get("global_spread", 0.08)))
+    if not options.get("bone_augment", True):
+        bones = None
+    return MocapViews(clips, cameras=cameras, noise=noise, bones=bones)
+
+
+class Recipe:
+    """A family's objective, data pipeline and validation, for :class:`posezoo.training.Trainer`.
+
+    Subclasses set ``name``, ``families``, ``engine_defaults`` (TrainConfig
+    overrides, e.g. the learning rate) and ``default_options(model)``, and
+    implement :meth:`datasets`, :meth:`loss` and :meth:`predict`.
+    """
+
+    name = "base"
+    families: tuple[str, ...] = ()
+    select_metric = "mpjpe"
+    engine_defaults: dict[str, Any] = {}
+
+    def __init__(self, model: nn.Module, **options: Any) -> None:
+        defaults = self.default_options(model)
+        unknown = sorted(set(options) - set(defaults))
+        if unknown:
+            raise ValueError(f"{self.name} recipe: unknown options {unknown}; accepted: {sorted(defaults)}")
+        self.options = {**defaults, **options}
+
+    def default_options(self, model: nn.Module) -> dict[str, Any]:
+        return {}
+
+    def datasets(
+        self, train_clips: Mapping[str, np.ndarray], val_clips: Optional[Mapping[str, np.ndarray]], seed: int
+    ) -> tuple[Any, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        return default_collate([{k: v for k, v in item.items() if k != "meta"} for item in items])
+
+    def loss(self, model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def predict(self, model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def validate(self, model: nn.Module, batches: Iterable[dict[str, Any]]) -> dict[str, float]:
+        acc = WindowMetrics()
+        for batch in batches:
+            pred, target = self.predict(model, batch)
+            acc.update(pred, target)
+        return acc.result()

@@ -1,0 +1,115 @@
+"""World-frame motion capture seen through static virtual cameras: the training source of every recipe.
+
+:class:`MocapViews` implements the window-source protocol of
+:mod:`posezoo.data.windows` (``__len__``, ``sequence_length``, ``window``), so
+``Seq2SeqWindows(MocapViews(clips), 27)`` gives lifting windows,
+``UpliftUpsampleWindows(MocapViews(clips), ...)`` keyframe windows and
+``MixSynthWindows(MocapViews(clips), ...)`` refinement windows.
+
+Per window: the body's bone lengths are re-drawn (:class:`BoneScale`), a camera
+is drawn that stays still **over the whole clip** (:class:`StaticCameraSampler`:
+the window sees the subject wherever it is in the clip, off-axis and at any
+depth), the 2D keypoints get detector-like noise (:class:`NoiseProfile`).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from ..data.camera import Camera
+from .augment import BoneScale, NoiseProfile
+from .cameras import StaticCameraSampler
+
+__all__ = ["MocapViews", "split_clips"]
+
+
+class MocapViews:
+    """Windows of world-frame clips as ``(2D, 3D)`` pairs through static virtual cameras.
+
+    Args:
+        clips: ``{name: (T, J, 3)}`` or a list of arrays: world frame, Z up, metres, H36M-17.
+        cameras: camera distribution (default :class:`StaticCameraSampler`).
+        noise: detector model for the 2D (``None``: clean 2D).
+        bones: bone-length augmentation (``None``: the clips' own body).
+        root: root joint (pelvis) for root-relative 3D.
+
+    ``window(index, frames, rng)`` returns float32 arrays: ``keypoints_2d``
+    ``(F, J, 2)`` normalised screen coordinates; ``pose_3d`` ``(F, J, 3)``
+    root-relative camera frame, metres; ``confidence`` ``(F, J)``;
+    ``camera_intrinsics`` ``(9,)``; ``image_size`` ``(2,)`` pixels.
+    """
+
+    def __init__(
+        self,
+        clips: Union[Mapping[str, np.ndarray], Sequence[np.ndarray]],
+        cameras: Optional[StaticCameraSampler] = None,
+        noise: Optional[NoiseProfile] = None,
+        bones: Optional[BoneScale] = None,
+        root: int = 0,
+    ) -> None:
+        items = list(clips.items()) if isinstance(clips, Mapping) else [(str(i), c) for i, c in enumerate(clips)]
+        if not items:
+            raise ValueError("no clips given")
+        self.names = [n for n, _ in items]
+        self.clips = []
+        for name, clip in items:
+            arr = np.asarray(clip, dtype=np.float64)
+            if arr.ndim != 3 or arr.shape[-1] != 3 or arr.shape[0] < 1:
+                raise ValueError(f"clip {name!r} must be (T >= 1, J, 3) world metres, got {arr.shape}")
+            if not np.isfinite(arr).all():
+                raise ValueError(f"clip {name!r} holds non-finite values")
+            self.clips.append(arr)
+        self.cameras = cameras or StaticCameraSampler()
+        self.noise = noise
+        self.bones = bones
+        self.root = int(root)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def sequence_length(self, index: int) -> int:
+        return int(self.clips[index].shape[0])
+
+    def camera(self, index: int, rng: np.random.Generator) -> Camera:
+        """A static camera for the whole clip ``index``."""
+        return self.cameras.sample(self.clips[index], rng)
+
+    def window(self, index: int, frames: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        cam = self.camera(index, rng)
+        world = self.clips[index][np.asarray(frames)]
+        if self.bones is not None:
+            world = self.bones(world, rng)
+        return self.view(world, cam, rng)
+
+    def view(self, world: np.ndarray, cam: Camera, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``world`` ``(F, J, 3)`` through ``cam``, with this source's noise."""
+        cam3d = cam.world_to_camera(world)
+        pixels = cam.project(cam3d, distort=False)
+        if self.noise is not None:
+            pixels, confidence = self.noise(pixels, rng)
+        else:
+            confidence = np.ones(pixels.shape[:-1])
+        return {
+            "keypoints_2d": cam.normalize(pixels).astype(np.float32),
+            "pose_3d": (cam3d - cam3d[:, self.root:self.root + 1]).astype(np.float32),
+            "confidence": confidence.astype(np.float32),
+            "camera_intrinsics": cam.intrinsics().astype(np.float32),
+            "image_size": np.array([float(cam.res_w), float(cam.res_h)], dtype=np.float32),
+        }
+
+
+def split_clips(
+    clips: Mapping[str, np.ndarray], val_fraction: float = 0.1, seed: int = 0
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Split clips into ``(train, val)`` by clip (never a clip on both sides); deterministic in ``seed``."""
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must lie in (0, 1), got {val_fraction}")
+    names = sorted(clips)
+    if len(names) < 2:
+        raise ValueError("need at least 2 clips to split")
+    rng = np.random.default_rng(seed)
+    n_val = max(1, int(round(val_fraction * len(names))))
+    val = set(rng.choice(names, size=n_val, replace=False).tolist())
+    return {n: clips[n] for n in names if n not in val}, {n: clips[n] for n in names if n in val}

@@ -1,7 +1,8 @@
 """Losses and metrics on real motion: score a noisy and a smoothed "prediction" of mocap clips.
 
-    python examples/losses_and_metrics.py                                   # synthetic motion
-    python examples/losses_and_metrics.py --npz /path/to/mocap17_test.npz   # CMU clips (H36M-17, metres)
+    python examples/losses_and_metrics.py                      # synthetic motion
+    python examples/losses_and_metrics.py --split test         # the repository's CMU clips (H36M-17, metres)
+    python examples/losses_and_metrics.py --npz my_clips.npz   # your own (T, 17, 3) clips in metres
 
 Each clip becomes root-relative windows of 27 frames. The "prediction" is the
 ground truth plus noise that is independent per frame (jittery) or smoothed in time.
@@ -16,6 +17,7 @@ import argparse
 import numpy as np
 import torch
 
+from posezoo.data import CMU_SPLITS, cmu_mocap
 from posezoo.losses import RTPCALoss
 from posezoo.metrics import Evaluator, flip_tta_average, unit_scale
 
@@ -36,11 +38,15 @@ def windows(clip: np.ndarray, size: int) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--npz", default=None, help="npz of (T, 17, 3) clips in metres (H36M-17 order)")
+    parser.add_argument("--split", default=None, choices=sorted(CMU_SPLITS),
+                        help="a split of the repository's CMU motion capture (posezoo.data.cmu_mocap)")
     parser.add_argument("--frames", type=int, default=27)
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
-    if args.npz:
+    if args.split:
+        clips = {k: v.astype(np.float64) for k, v in cmu_mocap(args.split).items()}
+    elif args.npz:
         with np.load(args.npz, allow_pickle=False) as data:
             clips = {k: data[k].astype(np.float64) for k in data.files}
     else:

@@ -3,9 +3,10 @@
 Task (the paper's setting): a pose estimator runs on one frame in 10; its
 estimates are noisy. From those noisy keyframes, recover every frame.
 
-* data: ``mocap17_train.npz`` for training, ``mocap17_test.npz`` (other
-  performers) held out; ``(T, 17, 3)`` clips in metres, H36M-17 order, made
-  root-relative (pelvis at the origin);
+* data: the repository's CMU motion capture (``posezoo.data.cmu_mocap``):
+  the ``"train"`` split for training, ``"test"`` (other performers) held out;
+  ``(T, 17, 3)`` clips in metres, H36M-17 order, made root-relative (pelvis at
+  the origin);
 * detector-like noise on every frame: Gaussian (``--noise-std`` metres per
   coordinate) plus occasional outlier joints (probability ``--outlier-prob``
   per joint and frame, displaced by ``--outlier-min`` .. ``--outlier-max``
@@ -31,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -40,26 +40,15 @@ import numpy as np
 import torch
 
 import posezoo
-from posezoo.data import load_clips, merge_windows, sliding_windows
+from posezoo.data import cmu_mocap, merge_windows, sliding_windows
 from posezoo.layers import KeyframeInterpolation
 from posezoo.losses import PoseL1Loss
 from posezoo.metrics import mpjpe, unit_scale
 
 
-
-def default_data_dir() -> Path:
-    """``$POSEZOO_SHARED/data``, else the first ``shared/data`` beside a parent of this repository."""
-    if "POSEZOO_SHARED" in os.environ:
-        return Path(os.environ["POSEZOO_SHARED"]) / "data"
-    for parent in Path(__file__).resolve().parents[1:]:
-        if (parent / "shared" / "data" / "mocap17_train.npz").is_file():
-            return parent / "shared" / "data"
-    return Path("shared") / "data"
-
-
-def load_root_relative_clips(path: Path) -> list[torch.Tensor]:
-    """Root-relative clips ``(T, 17, 3)`` in metres, float32 (pelvis = joint 0 at the origin)."""
-    clips = load_clips(path)
+def load_root_relative_clips(split: str, root: Optional[Path] = None) -> list[torch.Tensor]:
+    """Root-relative clips ``(T, 17, 3)`` of a CMU split in metres, float32 (pelvis = joint 0 at the origin)."""
+    clips = cmu_mocap(split, root=root)
     return [torch.from_numpy(clips[name]).float() - torch.from_numpy(clips[name][:, :1]).float() for name in sorted(clips)]
 
 
@@ -121,7 +110,9 @@ def evaluate(model, clips, noisy_clips, step: int, batch: int = 256) -> dict[str
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-dir", type=Path, default=None, help="folder with mocap17_{train,test}.npz")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="folder holding mocap17_{train,test}.npz (default: $POSEZOO_CMU_MOCAP, else "
+                        "the checkout's datasets/cmu_mocap17)")
     p.add_argument("--model", default="mixsynthformer_h36m_3d")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=16)
@@ -145,9 +136,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
-    data_dir = args.data_dir or default_data_dir()
-    if not (data_dir / "mocap17_train.npz").is_file():
-        raise FileNotFoundError(f"{data_dir} holds no mocap17_train.npz; pass --data-dir or set POSEZOO_SHARED")
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     model = posezoo.create_model(args.model, dropout=args.dropout)
@@ -157,8 +145,8 @@ def run(args: argparse.Namespace) -> dict:
         torch.nn.init.zeros_(model.head.weight)
         torch.nn.init.zeros_(model.head.bias)
     window = model.num_frames
-    train = [c for c in load_root_relative_clips(data_dir / "mocap17_train.npz") if c.shape[0] >= window]
-    test = load_root_relative_clips(data_dir / "mocap17_test.npz")
+    train = [c for c in load_root_relative_clips("train", args.data_dir) if c.shape[0] >= window]
+    test = load_root_relative_clips("test", args.data_dir)
     test_noisy = [add_detector_noise(c, args, torch.Generator().manual_seed(10_000 + i)) for i, c in enumerate(test)]
 
     criterion = PoseL1Loss()  # official MixSynthFormer loss: mean absolute error over the window

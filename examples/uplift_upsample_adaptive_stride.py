@@ -5,8 +5,10 @@ online from the estimated relative pose velocity (thresholds + hysteresis),
 so the 2D detector runs rarely on slow motion and often on fast motion.
 Compares detector calls and MPJPE with fixed strides.
 
-    python examples/uplift_upsample_train_mocap.py --data-dir ../shared/data --out runs/uu_small
-    python examples/uplift_upsample_adaptive_stride.py --data-dir ../shared/data --weights runs/uu_small
+    python examples/uplift_upsample_train_mocap.py --out runs/uu_small
+    python examples/uplift_upsample_adaptive_stride.py --weights runs/uu_small
+
+Data: the test split of the repository's CMU motion capture (``posezoo.data.cmu_mocap("test")``).
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from pathlib import Path
 import torch
 
 import posezoo
-from posezoo.data import VirtualCameraPairs, load_clips
+from posezoo.data import VirtualCameraPairs, cmu_mocap
 from posezoo.models.uplift_upsample_adaptive import AdaptiveStrideController, lift_adaptive
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder holding mocap17_test.npz (default: $POSEZOO_CMU_MOCAP, else "
+                             "the checkout's datasets/cmu_mocap17)")
     parser.add_argument("--weights", type=Path, default=None, help="save_pretrained directory (default: random small model)")
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.35, 0.55], help="m/s, ascending")
     parser.add_argument("--hysteresis", type=float, default=0.15)
@@ -32,7 +36,7 @@ def main() -> None:
 
     model = posezoo.from_pretrained(args.weights) if args.weights else posezoo.create_model("uplift_upsample_small")
     model.eval()
-    clips = VirtualCameraPairs(load_clips(args.data_dir / "mocap17_test.npz"), seed=1)  # one static camera per clip
+    clips = VirtualCameraPairs(cmu_mocap("test", root=args.data_dir), seed=1)  # one static camera per clip
     count = len(clips) if args.max_clips is None else min(args.max_clips, len(clips))
     policies = {f"fixed s_in={s}": (lambda s=s: AdaptiveStrideController([s], [])) for s in model.input_strides}
     policies["adaptive"] = lambda: AdaptiveStrideController(model.input_strides, args.thresholds, args.hysteresis, min_hold=2)

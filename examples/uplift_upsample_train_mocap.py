@@ -9,7 +9,9 @@ EMA and loss follow the recipe (learning rate raised for a short run).
 Reports the held-out central-frame MPJPE per s_in (evaluation masks aligned to
 the video frames, as the official evaluation).
 
-    python examples/uplift_upsample_train_mocap.py --data-dir ../shared/data --steps 800 --out runs/uu_small
+    python examples/uplift_upsample_train_mocap.py --steps 800 --out runs/uu_small
+
+Data: the repository's CMU splits (``posezoo.data.cmu_mocap``; ``--data-dir`` for another folder).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import posezoo
-from posezoo.data import UpliftUpsampleWindows, VirtualCameraPairs, load_clips
+from posezoo.data import UpliftUpsampleWindows, VirtualCameraPairs, cmu_mocap
 from posezoo.training.recipes.uplift_upsample import (
     make_ema, make_loss, make_optimizer, make_scheduler, training_config, training_windows,
 )
@@ -48,7 +50,9 @@ def evaluate(model: torch.nn.Module, source: VirtualCameraPairs, s_in: int, ever
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder holding mocap17_{train,test}.npz (default: $POSEZOO_CMU_MOCAP, else "
+                             "the checkout's datasets/cmu_mocap17)")
     parser.add_argument("--model", default="uplift_upsample_small")
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--pairs", type=int, default=8, help="windows per batch before mirroring (batch = 2 x pairs)")
@@ -61,7 +65,7 @@ def main() -> None:
     model = posezoo.create_model(args.model).train()
     cfg = training_config("h36m_81", lr=args.lr, lr_decay_steps=max(1, args.steps // 4), lr_decay=0.7,
                           in_batch_augment=True)
-    train = VirtualCameraPairs(load_clips(args.data_dir / "mocap17_train.npz"), seed=args.seed)
+    train = VirtualCameraPairs(cmu_mocap("train", root=args.data_dir), seed=args.seed)
     dataset, collate = training_windows(model, train, cfg, seed=args.seed)
     loader = DataLoader(dataset, batch_size=args.pairs, shuffle=True, collate_fn=collate, drop_last=True,
                         generator=torch.Generator().manual_seed(args.seed))
@@ -88,7 +92,7 @@ def main() -> None:
                 break
 
     net = ema.module.eval()
-    test = VirtualCameraPairs(load_clips(args.data_dir / "mocap17_test.npz"), seed=1)
+    test = VirtualCameraPairs(cmu_mocap("test", root=args.data_dir), seed=1)
     for s_in in model.input_strides:
         central, sequence = evaluate(net, test, s_in)
         print(f"held-out s_in={s_in:>2}: central MPJPE {central:.1f} mm, sequence MPJPE {sequence:.1f} mm")

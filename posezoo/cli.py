@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Callable, Optional, Sequence
 
@@ -106,10 +107,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a reader that went away (`posezoo list | head`) shows up here, not at exit
+        return code
+    except BrokenPipeError:
+        _discard_stdout()
+        return 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader closed the pipe
     except (ValueError, FileNotFoundError, TypeError) as exc:
         print(f"posezoo {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's final flush of the closed pipe is silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (e.g. captured by a test)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

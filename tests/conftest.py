@@ -1,8 +1,7 @@
-"""Shared fixtures: the shared/ folder, and a tiny model that exercises the registry machinery."""
+"""Test fixtures: the repository's fixture folder, and a tiny model that exercises the registry machinery."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from posezoo.models._registry import _MODEL_REGISTRY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SHARED = Path(os.environ.get("POSEZOO_SHARED", REPO_ROOT.parent / "shared"))
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
@@ -49,9 +47,3 @@ if TINY_NAME not in _MODEL_REGISTRY:
 def tiny_name() -> str:
     return TINY_NAME
 
-
-@pytest.fixture
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.fail(f"shared/ folder not found at {SHARED}; set POSEZOO_SHARED")
-    return SHARED

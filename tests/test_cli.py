@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
 from posezoo.cli import main
+
+from .conftest import REPO_ROOT
 
 
 def test_list_and_info(capsys, tiny_name: str) -> None:
@@ -44,3 +47,15 @@ def test_python_dash_m_entry_point() -> None:
     assert proc.returncode == 0 and proc.stdout.startswith("posezoo 0.1.0.dev0")
     with pytest.raises(SystemExit):
         main(["--help"])
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_closed_pipe_is_not_a_traceback(unbuffered: str) -> None:
+    """`posezoo list | head`: the reader closes the pipe early; the command stops quietly with 141."""
+    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+    proc = subprocess.Popen([sys.executable, "-m", "posezoo", "list"], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the only reader is gone before the command writes anything
+    _, err = proc.communicate(timeout=120)
+    assert err.decode() == ""  # no BrokenPipeError traceback, no "Exception ignored" at exit
+    assert proc.returncode == 141

@@ -107,6 +107,21 @@ def test_tc_and_mpjve_match_loops(seq) -> None:
     assert abs(L.MPJVE()(torch.from_numpy(p), torch.from_numpy(g)).item() - ref_mpjve(p, g)) < ATOL
 
 
+def test_tc_loss_takes_pred_and_target_like_its_siblings(seq) -> None:
+    """TCLoss()(pred, target) works as every other loss module; the target does not change the value."""
+    p, g = seq
+    alone = L.TCLoss()(torch.from_numpy(p))
+    assert L.TCLoss()(torch.from_numpy(p), torch.from_numpy(g)).item() == alone.item()
+    assert L.TCLoss()(torch.from_numpy(p), torch.zeros(p.shape, dtype=torch.float64)).item() == alone.item()
+    assert abs(L.TCLoss()(p, g) - ref_tc(p, H36M_W)) < ATOL  # numpy in, numpy out
+    criteria = [L.WMPJPE(), L.TCLoss(), L.MPJVE()]  # one calling convention for the whole list
+    total = sum(c(torch.from_numpy(p), torch.from_numpy(g)) for c in criteria)
+    ref = ref_wmpjpe(p, g, H36M_W, False) + ref_tc(p, H36M_W) + ref_mpjve(p, g)
+    assert abs(total.item() - ref) < ATOL
+    with pytest.raises(ValueError, match="target must have the shape of pred"):
+        L.TCLoss()(torch.from_numpy(p), torch.from_numpy(g)[..., :2])
+
+
 def test_rtpca_loss_matches_reference_formula(seq) -> None:
     p, g = seq
     got = L.RTPCALoss()(torch.from_numpy(p), torch.from_numpy(g)).item()

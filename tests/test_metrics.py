@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import math
 
 import numpy as np
@@ -11,6 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import posezoo
 from posezoo import metrics as M
 from posezoo.metrics._procrustes import special_polar
 from posezoo.skeleton import flip_pose
@@ -447,6 +450,48 @@ def test_flip_tta_average() -> None:
     np.testing.assert_allclose(M.merge_flipped(y.numpy(), flip_pose(y.numpy())), y.numpy(), atol=1e-7)
     with pytest.raises(ValueError, match="same shape"):
         M.merge_flipped(y, y[:1])
+
+
+def test_flip_tta_average_of_uplift_upsample_outputs() -> None:
+    """The model's dataclass output is averaged field by field, extra arguments (the mask) pass through."""
+    torch.manual_seed(0)
+    model = posezoo.create_model("uplift_upsample_small").eval()
+    x, mask = model.example_inputs(2)
+    with torch.no_grad():
+        out = M.flip_tta_average(model, x, mask)
+        plain, mirrored = model(x, mask), model(flip_pose(x), mask)
+    assert type(out) is type(plain)
+    assert out.full.shape == (2, model.num_frames, 17, 3) and out.central.shape == (2, 17, 3)
+    torch.testing.assert_close(out.full, (plain.full + flip_pose(mirrored.full)) / 2)
+    torch.testing.assert_close(out.central, (plain.central + flip_pose(mirrored.central)) / 2)
+    assert not torch.allclose(out.central, plain.central)  # the random model is not flip-equivariant
+    # a model without a full-sequence head returns full=None: it stays None
+    no_full = dataclasses.replace(plain, full=None)
+    merged = M.merge_flipped(no_full, dataclasses.replace(mirrored, full=None))
+    assert merged.full is None
+    torch.testing.assert_close(merged.central, out.central)
+    with pytest.raises(TypeError, match=r"pred\.full: pred and pred_of_flipped must both be"):
+        M.merge_flipped(no_full, mirrored)
+
+
+def test_merge_flipped_structures() -> None:
+    y = torch.randn(3, 4, 17, 3)
+    y_np = y.numpy()
+    Pair = collections.namedtuple("Pair", "poses centre")
+    merged = M.merge_flipped({"a": y, "b": [y_np]}, {"a": flip_pose(y), "b": [flip_pose(y_np)]})
+    torch.testing.assert_close(merged["a"], y)
+    np.testing.assert_allclose(merged["b"][0], y_np, atol=1e-7)
+    pair = M.merge_flipped(Pair(y, y[:, 0]), Pair(-y, -y[:, 0]))
+    assert isinstance(pair, Pair)
+    torch.testing.assert_close(pair.poses, (y + flip_pose(-y)) / 2)
+    with pytest.raises(TypeError, match="different keys"):
+        M.merge_flipped({"a": y}, {"b": y})
+    with pytest.raises(TypeError, match="differ in structure"):
+        M.merge_flipped((y,), [y])
+    with pytest.raises(TypeError, match="2 and 1 elements"):
+        M.merge_flipped((y, y), (y,))
+    with pytest.raises(TypeError, match="must be a numpy array or tensor of poses"):
+        M.merge_flipped("poses", "poses")
 
 
 # ---------------------------------------------------------------- validation

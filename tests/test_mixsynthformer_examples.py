@@ -26,10 +26,10 @@ def test_mixsynth_attention_example_trains() -> None:
 
 
 @pytest.mark.slow
-def test_mocap_training_beats_linear_interpolation(shared_dir) -> None:
+def test_mocap_training_beats_linear_interpolation() -> None:
     """Short CPU run of the H36M variant: MPJPE on held-out performers below linear interpolation."""
     script = _load("train_mixsynthformer_mocap")
-    result = script.main(["--data-dir", str(shared_dir / "data"), "--steps", "300", "--log-every", "0"])
+    result = script.main(["--steps", "300", "--log-every", "0"])
     mpjpe = result["test_mpjpe_mm"]
     assert result["test_frames"] == 5384
     assert mpjpe["model"] < mpjpe["linear_interp"], mpjpe

@@ -210,7 +210,11 @@ def test_return_attention_maps(cls) -> None:
 def test_drop_path_is_active_only_in_training() -> None:
     torch.manual_seed(0)
     model = RTPCA(**SMALL, drop_path_rate=0.3)
-    assert type(model.temporal_blocks[-1].drop_path).__name__ == "DropPath"
+    from timm.layers import DropPath  # a core dependency, imported by the layer only when needed
+
+    assert isinstance(model.temporal_blocks[-1].drop_path, DropPath)  # timm's, not a copy
+    assert model.temporal_blocks[-1].drop_path.drop_prob == pytest.approx(0.3)
+    assert isinstance(model.temporal_blocks[0].drop_path, torch.nn.Identity)  # rate 0: nothing to drop
     x = torch.rand(4, 27, 17, 2)
     model.train()
     assert (model(x) - model(x)).abs().max() > 0

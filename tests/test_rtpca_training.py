@@ -9,13 +9,12 @@ MPJPE + 0.5 temporal consistency + 2 velocity error).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 import posezoo
+from posezoo.data import cmu_mocap
 from posezoo.losses import RTPCALoss
 from posezoo.skeleton import joint_weights
 
@@ -25,10 +24,11 @@ CAMERA_HEIGHT_M = 1.0
 FOCAL = 2.0  # normalised focal length: the 2D poses span about [-0.8, 0.8]
 
 
-def mocap_windows(path: Path, frames: int, stride: int, limit: int | None = None) -> np.ndarray:
-    """``(N, frames, 17, 3)`` windows of every clip (world metres); ``limit`` picks evenly spaced ones."""
-    data = np.load(path)
-    windows = [data[k][s:s + frames] for k in sorted(data.files) for s in range(0, len(data[k]) - frames + 1, stride)]
+def mocap_windows(split: str, frames: int, stride: int, limit: int | None = None) -> np.ndarray:
+    """``(N, frames, 17, 3)`` windows of every clip of a CMU split (world metres); ``limit`` picks evenly
+    spaced ones."""
+    data = cmu_mocap(split)
+    windows = [data[k][s:s + frames] for k in sorted(data) for s in range(0, len(data[k]) - frames + 1, stride)]
     out = np.stack(windows)
     if limit is not None:
         out = out[np.linspace(0, len(out) - 1, limit).astype(int)]
@@ -88,8 +88,8 @@ def _evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple
     return rtpca_objective(pred, y).item(), mpjpe_mm(pred, y)
 
 
-def test_projection_and_objective_are_sane(shared_dir: Path) -> None:
-    x, y = project(mocap_windows(shared_dir / "data" / "mocap17_sample.npz", FRAMES, FRAMES, limit=4))
+def test_projection_and_objective_are_sane() -> None:
+    x, y = project(mocap_windows("sample", FRAMES, FRAMES, limit=4))
     assert x.shape == (4, FRAMES, 17, 2) and y.shape == (4, FRAMES, 17, 3)
     assert x.abs().max() < 1.5 and (y[:, :, 0] == 0).all()
     # a perfect prediction leaves only the temporal-consistency term (it penalises the prediction's own motion)
@@ -103,9 +103,9 @@ def test_projection_and_objective_are_sane(shared_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["rtpca_small"])  # MixSTE shares the encoder; it trains in the slow test
-def test_a_few_dozen_steps_reduce_the_loss_on_tiny_data(name: str, shared_dir: Path) -> None:
+def test_a_few_dozen_steps_reduce_the_loss_on_tiny_data(name: str) -> None:
     torch.manual_seed(0)
-    x, y = project(mocap_windows(shared_dir / "data" / "mocap17_train.npz", FRAMES, FRAMES, limit=16))
+    x, y = project(mocap_windows("train", FRAMES, FRAMES, limit=16))
     model = posezoo.create_model(name, dim=32, depth=2)  # a narrower, shallower copy of the small variant
     before, _ = _evaluate(model, x, y)
     losses = _train(model, x, y, steps=20, batch=4, lr=3e-3)
@@ -117,10 +117,10 @@ def test_a_few_dozen_steps_reduce_the_loss_on_tiny_data(name: str, shared_dir: P
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["rtpca_small", "mixste_small"])
-def test_a_few_hundred_steps_learn_to_lift_held_out_mocap(name: str, shared_dir: Path) -> None:
+def test_a_few_hundred_steps_learn_to_lift_held_out_mocap(name: str) -> None:
     torch.manual_seed(0)
-    x, y = project(mocap_windows(shared_dir / "data" / "mocap17_train.npz", FRAMES, 13))
-    x_test, y_test = project(mocap_windows(shared_dir / "data" / "mocap17_test.npz", FRAMES, FRAMES, limit=64))
+    x, y = project(mocap_windows("train", FRAMES, 13))
+    x_test, y_test = project(mocap_windows("test", FRAMES, FRAMES, limit=64))
     model = posezoo.create_model(name)
     before, mpjpe_before = _evaluate(model, x_test, y_test)
     _train(model, x, y, steps=300, batch=8, lr=1e-3)

@@ -8,6 +8,8 @@ import torch
 
 from posezoo.data import random_shift, receptive_field, sample_stride_masks, stride_mask, token_offsets
 
+from .conftest import FIXTURES
+
 
 def test_offsets_and_receptive_field() -> None:
     assert token_offsets(5, 2).tolist() == [-4, -2, 0, 2, 4]
@@ -15,9 +17,10 @@ def test_offsets_and_receptive_field() -> None:
     assert receptive_field(71, 5) == 351  # h36m_351
 
 
-def test_matches_official_fixture_masks(shared_dir) -> None:
+def test_matches_official_fixture_masks() -> None:
     """The four masks of the Uplift-and-Upsample fixture (N=27): s_in 3 shift 0/+1/-1, s_in 9."""
-    expected = np.load(shared_dir / "reference/uplift_upsample/n27_s333_duta/stride_mask.npy") > 0.5
+    expected = np.load(FIXTURES / "uplift_upsample" / "n27_s333_duta" / "stride_mask.npy") > 0.5
+    assert expected.shape == (4, 27)
     ours = [stride_mask(27, 3, 1, 0), stride_mask(27, 3, 1, 1), stride_mask(27, 3, 1, -1), stride_mask(27, 9, 1, 0)]
     for e, o in zip(expected, ours):
         np.testing.assert_array_equal(o.numpy(), e)

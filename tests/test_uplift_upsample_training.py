@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
 import posezoo
-from posezoo.data import VirtualCameraPairs, flip_sample, load_clips, stride_mask
+from posezoo.data import VirtualCameraPairs, cmu_mocap, flip_sample, stride_mask
 from posezoo.data.windows import UpliftUpsampleWindows
 from posezoo.training.recipes.uplift_upsample import (
     RELEASED_TRAINING_CONFIGS,
@@ -164,10 +162,10 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def _train(shared_dir: Path, steps: int, pairs: int, lr: float, seed: int = 0):
+def _train(steps: int, pairs: int, lr: float, seed: int = 0):
     """Small variant on mocap through random virtual cameras; 351-style in-batch flips, h36m_81 EMA."""
     torch.manual_seed(seed)
-    clips = load_clips(shared_dir / "data" / "mocap17_train.npz")
+    clips = cmu_mocap("train")
     model = posezoo.create_model("uplift_upsample_small").train()
     cfg = training_config("h36m_81", lr=lr, lr_decay_steps=max(1, steps // 4), lr_decay=0.7, in_batch_augment=True)
     dataset, collate = training_windows(model, VirtualCameraPairs(clips, seed=seed), cfg, seed=seed)
@@ -190,20 +188,20 @@ def _train(shared_dir: Path, steps: int, pairs: int, lr: float, seed: int = 0):
     return model, ema.module, losses
 
 
-def test_training_reduces_the_loss_on_mocap(shared_dir: Path, one_thread) -> None:
+def test_training_reduces_the_loss_on_mocap(one_thread) -> None:
     """Small variant, 80 steps of 8 windows (4 mocap windows + their mirrors), mixed s_in and random phase."""
-    _, _, losses = _train(shared_dir, steps=80, pairs=4, lr=1e-3)
+    _, _, losses = _train(steps=80, pairs=4, lr=1e-3)
     first, last = np.mean(losses[:10]), np.mean(losses[-20:])
     assert np.isfinite(losses).all()
     assert last < 0.5 * first, (first, last)
 
 
 @pytest.mark.slow
-def test_training_beats_the_mean_pose_on_held_out_mocap(shared_dir: Path, one_thread) -> None:
+def test_training_beats_the_mean_pose_on_held_out_mocap(one_thread) -> None:
     """400 steps of 16 windows; the central MPJPE on the test subjects clearly beats predicting the mean pose."""
-    model, ema_model, losses = _train(shared_dir, steps=400, pairs=8, lr=1e-3)
+    model, ema_model, losses = _train(steps=400, pairs=8, lr=1e-3)
     assert np.mean(losses[-50:]) < 0.5 * np.mean(losses[:10])
-    test = VirtualCameraPairs(load_clips(shared_dir / "data" / "mocap17_test.npz"), seed=1)
+    test = VirtualCameraPairs(cmu_mocap("test"), seed=1)
     n = model.num_frames
     for net in (model.eval(), ema_model.eval()):
         for s_in in model.input_strides:

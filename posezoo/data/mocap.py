@@ -1,7 +1,8 @@
 """Motion-capture clips and "any 3D motion -> (2D, 3D) training pairs" through virtual cameras.
 
-Clip format (``/shared/data/mocap17_*.npz`` and the bundled sample): one npz per
-split holding one ``float32`` array ``(T, 17, 3)`` per clip, keyed by clip name,
+Clip format (the repository's ``datasets/cmu_mocap17/mocap17_*.npz``, read
+with :func:`posezoo.data.cmu_mocap`, and the bundled sample): one npz per split
+holding one ``float32`` array ``(T, 17, 3)`` per clip, keyed by clip name,
 H36M-17 joint order (:data:`posezoo.skeleton.H36M_17`), metres, 50 Hz, **world
 frame with Z up** (floor at z = 0). A ``meta.json`` beside it describes the
 clips (source, licence, frame rate, per-clip notes).

@@ -29,6 +29,7 @@ from ._common import (
     _restore_kind,
     _to_cpu64,
 )
+from ._progress import check_progress, window_progress
 
 __all__ = ["lift"]
 
@@ -49,6 +50,7 @@ def lift(
     root_relative: bool = True,
     amp: Union[bool, torch.dtype] = True,
     pretrained: Union[bool, str] = True,
+    progress: Optional[bool] = None,
 ) -> Union[ArrayOrTensor, list[ArrayOrTensor]]:
     """Lift a 2D keypoint sequence of any length to 3D.
 
@@ -87,6 +89,10 @@ def lift(
         amp: autocast on CUDA (``True`` = float16, or a dtype such as
             ``torch.bfloat16``; ``False`` = full precision). Ignored on CPU.
         pretrained: weights for a model given by name (see ``create_model``).
+        progress: a tqdm progress bar over the windows, on stderr. ``None``
+            (default): only in an interactive session (stderr is a terminal) and
+            for long inputs (more windows than ``batch_size``, still running after
+            1 s); ``True``: always; ``False``: never.
 
     Returns:
         ``(T_out, J, 3)`` root-relative camera-frame 3D poses in metres, in the
@@ -119,19 +125,20 @@ def lift(
         seqs, confs, single = [keypoints_2d], [confidence], True
     batch_size = check_int("batch_size", batch_size, numpy_ok=True)
     input_stride = check_int("input_stride", input_stride, numpy_ok=True)
+    check_progress(progress)
     dev = _resolve_device(device, net, from_name, seqs)
     if _module_device(net) not in (None, dev):
         net.to(dev)
     outs = []
     for i, (x, conf) in enumerate(zip(seqs, confs)):
         name = "keypoints_2d" if single else f"keypoints_2d[{i}]"
+        desc = "lift" if single else f"lift {i + 1}/{len(seqs)}"
         outs.append(_lift_one(
             x, conf, net, dev, name=name, image_size=image_size, layout=layout, min_confidence=min_confidence,
             flip_tta=flip_tta, batch_size=batch_size, input_stride=input_stride, output_length=output_length,
-            root_relative=root_relative, amp=amp,
+            root_relative=root_relative, amp=amp, progress=(progress, desc),
         ))
     return outs[0] if single else outs
-
 
 
 def _prepare_2d(
@@ -177,6 +184,7 @@ def _lift_one(
     x_in: ArrayOrTensor, conf: Any, net: nn.Module, dev: torch.device, *, name: str, image_size: Any,
     layout: Union[str, Skeleton], min_confidence: float, flip_tta: bool, batch_size: int, input_stride: int,
     output_length: Optional[int], root_relative: bool, amp: Union[bool, torch.dtype],
+    progress: tuple[Optional[bool], str],
 ) -> ArrayOrTensor:
     x, skel = _prepare_2d(x_in, conf, name, image_size, layout, min_confidence)
     num_joints = getattr(net, "num_joints", None)
@@ -184,13 +192,15 @@ def _lift_one(
         raise ValueError(f"the model expects {num_joints} joints, the input has {x.shape[1]} ({skel.name} layout)")
     x = x.to(device=dev, dtype=_model_dtype(net))
     if hasattr(net, "output_stride"):
-        out = _run_uplift_upsample(net, x, skel, dev, flip_tta, batch_size, input_stride, output_length, amp)
+        out = _run_uplift_upsample(
+            net, x, skel, dev, flip_tta, batch_size, input_stride, output_length, amp, progress
+        )
     else:
         if input_stride != 1:
             raise ValueError(f"input_stride={input_stride} needs an Uplift-and-Upsample model (with output_stride)")
         if output_length is not None and output_length != x.shape[0]:
             raise ValueError(f"a plain lifting model returns T = {x.shape[0]} frames; got output_length={output_length}")
-        out = _run_lifter(net, x, skel, dev, flip_tta, batch_size, amp)
+        out = _run_lifter(net, x, skel, dev, flip_tta, batch_size, amp, progress)
     if root_relative:
         out = out - out[:, skel.root:skel.root + 1]
     return _restore_kind(out, x_in)
@@ -210,7 +220,7 @@ def _joint_order_adapters(net: nn.Module, skel: Skeleton):
 
 def _run_lifter(
     net: nn.Module, x: torch.Tensor, skel: Skeleton, dev: torch.device, flip_tta: bool, batch_size: int,
-    amp: Union[bool, torch.dtype],
+    amp: Union[bool, torch.dtype], progress: tuple[Optional[bool], str],
 ) -> torch.Tensor:
     length = x.shape[0]
     window = getattr(net, "num_frames", None) or length
@@ -219,7 +229,8 @@ def _run_lifter(
     inputs = x[index]  # (n_windows, T, J, 2)
     to_model, from_model = _joint_order_adapters(net, skel)
     preds = []
-    with _inference(net, dev, amp):
+    show, desc = progress
+    with _inference(net, dev, amp), window_progress(show, len(inputs), batch_size, desc) as advance:
         for chunk in inputs.split(batch_size):
             batch = torch.cat([chunk, flip_pose(chunk, skel)]) if flip_tta else chunk
             out = net(to_model(batch))
@@ -231,6 +242,7 @@ def _run_lifter(
                 plain, mirrored = out.chunk(2)
                 out = (plain + flip_pose(mirrored, skel)) / 2
             preds.append(out)
+            advance(len(chunk))
     return reassemble(torch.cat(preds), windows, length)
 
 
@@ -253,6 +265,7 @@ def _uplift_input_stride(net: nn.Module, input_stride: int) -> tuple[int, int]:
 def _run_uplift_upsample(
     net: nn.Module, x: torch.Tensor, skel: Skeleton, dev: torch.device, flip_tta: bool, batch_size: int,
     input_stride: int, output_length: Optional[int], amp: Union[bool, torch.dtype],
+    progress: tuple[Optional[bool], str],
 ) -> torch.Tensor:
     s_out = int(net.output_stride)
     tokens = int(net.num_frames)
@@ -275,8 +288,10 @@ def _run_uplift_upsample(
     inputs = keyframes[torch.as_tensor(key_index, device=dev)] * mask[..., None, None].to(x.dtype)
     to_model, from_model = _joint_order_adapters(net, skel)
     preds = []
-    with _inference(net, dev, amp):
+    show, desc = progress
+    with _inference(net, dev, amp), window_progress(show, len(inputs), batch_size, desc) as advance:
         for chunk, m in zip(inputs.split(batch_size), mask.split(batch_size)):
+            windows = len(chunk)
             if flip_tta:
                 chunk, m = torch.cat([chunk, flip_pose(chunk, skel)]), torch.cat([m, m])
             central = getattr(net(to_model(chunk), m), "central", None)
@@ -291,4 +306,5 @@ def _run_uplift_upsample(
                 plain, mirrored = central.chunk(2)
                 central = (plain + flip_pose(mirrored, skel)) / 2
             preds.append(central)
+            advance(windows)
     return interpolate_frames(torch.cat(preds), centres, length)

@@ -22,6 +22,7 @@ from ._common import (
     _restore_kind,
     _to_cpu64,
 )
+from ._progress import check_progress, window_progress
 
 __all__ = ["refine"]
 
@@ -38,6 +39,7 @@ def refine(
     device: Union[str, torch.device, None] = None,
     amp: Union[bool, torch.dtype] = True,
     pretrained: Union[bool, str] = True,
+    progress: Optional[bool] = None,
 ) -> ArrayOrTensor:
     """Refine a noisy pose sequence of any length with a MixSynthFormer-style model.
 
@@ -61,7 +63,8 @@ def refine(
             (default 1: the densest overlap).
         confidence: optional ``(T, J)``; poses with ``confidence <= min_confidence``
             are missing (may be non-finite) and filled by interpolation over time.
-        batch_size, device, amp, pretrained: as in :func:`lift`.
+        batch_size, device, amp, pretrained, progress: as in :func:`lift` (the progress bar
+            counts windows; automatic by default: only in a terminal, for long inputs).
 
     Returns:
         The refined sequence with the input's shape, kind, device and floating dtype.
@@ -80,6 +83,7 @@ def refine(
         raise ValueError(f"sample_interval={sample_interval} does not match the model's sample_interval={k}")
     step = 1 if window_step is None else check_int("window_step", window_step, numpy_ok=True)
     batch_size = check_int("batch_size", batch_size, numpy_ok=True)
+    check_progress(progress)
 
     _check_sequence(poses, "poses")
     flat = poses.ndim == 2
@@ -104,12 +108,13 @@ def refine(
     windows, starts = sliding_windows(x[None], window, k, step)
     inputs = windows[0]  # (n, W, ...)
     outs = []
-    with _inference(net, dev, amp):
+    with _inference(net, dev, amp), window_progress(progress, len(inputs), batch_size, "refine") as advance:
         for chunk in inputs.split(batch_size):
             out = net(chunk)
             if not isinstance(out, torch.Tensor) or out.shape != chunk.shape:
                 got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
                 raise ValueError(f"the model returned {got}, expected {tuple(chunk.shape)}")
             outs.append(out.float())
+            advance(len(chunk))
     result = merge_windows(torch.cat(outs)[None], starts, length)[0]
     return _restore_kind(result, poses)

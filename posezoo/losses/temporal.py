@@ -6,6 +6,8 @@ Conventions as in :mod:`posezoo.losses.position` (numpy/torch, reductions, units
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 
@@ -69,7 +71,12 @@ def mpjve_loss(
 
 
 class TCLoss(nn.Module):
-    """Module form of :func:`tc_loss`: ``forward(pred)`` with ``(..., T, J, C)`` input."""
+    """Module form of :func:`tc_loss`: ``forward(pred, target=None)`` with ``(..., T, J, C)`` input.
+
+    The loss depends on the prediction alone. ``forward`` takes the same ``(pred, target)``
+    arguments as the other losses so that it can stand in for them (e.g. in a list of criteria
+    called alike); ``target`` is **not used** beyond checking that its shape matches ``pred``.
+    """
 
     def __init__(self, weights: WeightsLike = "h36m", reduction: str = "mean", check_finite: bool = True) -> None:
         super().__init__()
@@ -77,7 +84,13 @@ class TCLoss(nn.Module):
         self.reduction = check_reduction(reduction)
         self.check_finite = check_finite
 
-    def forward(self, pred: ArrayLike) -> ArrayLike:
+    def forward(self, pred: ArrayLike, target: Optional[ArrayLike] = None) -> ArrayLike:
+        """Temporal consistency of ``pred`` ``(..., T, J, C)``; ``target`` (same shape) is ignored."""
+        if target is not None and tuple(getattr(target, "shape", ())) != tuple(getattr(pred, "shape", ())):
+            raise ValueError(
+                f"target must have the shape of pred {tuple(getattr(pred, 'shape', ()))} (it is not used by "
+                f"TCLoss, which depends on the prediction alone), got {tuple(getattr(target, 'shape', ()))}"
+            )
         return tc_loss(pred, self.weights, reduction=self.reduction, check_finite=self.check_finite)
 
     def extra_repr(self) -> str:

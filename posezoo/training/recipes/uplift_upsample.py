@@ -172,7 +172,6 @@ def make_loss(config: Optional[UpliftUpsampleTrainingConfig] = None):
 
     Call it as ``loss(out.full, out.central, target)`` with ``target`` ``(B, N, J, 3)``.
     """
-    from ..losses import UpliftUpsampleLoss
 
     cfg = config or _H36M_81
     return UpliftUpsampleLoss(w_seq=cfg.loss_weight_sequence, w_center=cfg.loss_weight_center)

@@ -104,11 +104,10 @@ def _split_hub_id(source: str) -> tuple[str, Optional[str]]:
     return repo, revision
 
 
-def _fit_window(
-    state_dict: Mapping[str, torch.Tensor], model: nn.Module, cfg: dict[str, Any], strict: bool
-) -> dict[str, torch.Tensor]:
-    """Resample length-dependent weights to ``model``'s window; records the change in ``cfg``."""
-    fitted = resample_temporal_embeddings(state_dict, model, strict=strict)
+def _fit_window(state_dict: Mapping[str, torch.Tensor], model: nn.Module, cfg: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Resample length-dependent weights to ``model``'s window (others pass through unchanged,
+    so that loading reports them); records the change in ``cfg``."""
+    fitted = resample_temporal_embeddings(state_dict, model, strict=False)
     changed = sorted(k for k, v in fitted.items() if v is not state_dict[k])
     if changed:
         source = state_dict.get("temporal_pos_embed.weight")
@@ -181,9 +180,15 @@ def create_model(
     resize = "num_frames" in overrides
 
     def load(state_dict: Mapping[str, torch.Tensor]) -> LoadResult:
-        if resize:
-            state_dict = _fit_window(state_dict, model, cfg, strict)
-        return load_state_dict_checked(model, state_dict, strict=strict)
+        if not resize:
+            return load_state_dict_checked(model, state_dict, strict=strict)
+        try:
+            return load_state_dict_checked(model, _fit_window(state_dict, model, cfg), strict=strict)
+        except WeightsError as exc:
+            raise WeightsError(
+                f"{exc}. num_frames={overrides['num_frames']}: the mismatched tensors are not window-length "
+                "dependent tensors that posezoo resamples (see posezoo.models.resample_temporal_embeddings)"
+            ) from exc
 
     try:
         model = entry.model_cls(**kwargs)

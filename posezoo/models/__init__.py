@@ -23,7 +23,7 @@ from ._resample import resample_temporal_embeddings
 from . import mixsynthformer, mixste, rtpca, uplift_upsample  # noqa: E402,F401
 
 # posezoo's own weights (posezoo/weights/<name>/<tag>/), attached once every family is registered.
-from ._bundled import bundle_weights, discover_bundled_weights  # noqa: E402
+from ._bundled import bundle_weights, discover_bundled_weights
 
 discover_bundled_weights()
 

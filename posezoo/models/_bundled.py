@@ -269,7 +269,7 @@ def bundle_weights(
     """
     import torch
 
-    from ._builder import _read_safetensors, _input_spec
+    from ._builder import _input_spec, _read_safetensors
     from ._weights import load_state_dict_checked, sha256_file
 
     entry = get_model_entry(name)

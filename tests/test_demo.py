@@ -84,3 +84,16 @@ def test_demo_modes_of_the_other_families(tmp_path: Path) -> None:
     assert math.isfinite(msf["mpjpe_mm"])
     with pytest.raises(ValueError, match="at least 2 frames"):
         run_demo("mixste_small", tmp_path / "x.png", pretrained=False, frames=1)
+
+
+def test_bundled_weights_by_name_in_lift_and_at_other_lengths(bundled_rtpca: str) -> None:
+    reference = posezoo.create_model(bundled_rtpca, pretrained=True).eval()
+    keypoints = torch.rand(40, 17, 2) * 800 + 100
+    by_name = posezoo.lift(keypoints, bundled_rtpca, image_size=(1000, 1000), flip_tta=False)
+    by_module = posezoo.lift(keypoints, reference, image_size=(1000, 1000), flip_tta=False)
+    torch.testing.assert_close(by_name, by_module)
+    long = posezoo.create_model(bundled_rtpca, pretrained=True, num_frames=81)
+    cfg = long.pretrained_cfg
+    assert cfg["tag"] == "cmu" and cfg["sha256"] == reference.pretrained_cfg["sha256"]
+    assert cfg["resampled_window"]["from_num_frames"] == 27 and cfg["input_spec"]["num_frames"] == 81
+    torch.testing.assert_close(long.head.weight, reference.head.weight, rtol=0, atol=0)

@@ -1,4 +1,4 @@
-"""The ``posezoo`` command line: ``list``, ``info``, ``convert``, ``train``, ``eval``.
+"""The ``posezoo`` command line: ``demo``, ``list``, ``info``, ``convert``, ``train``, ``eval``.
 
 Run ``posezoo --help`` (or ``python -m posezoo --help``).
 """
@@ -27,22 +27,63 @@ def _cmd_list(args: argparse.Namespace) -> int:
     width = max(len(n) for n in names)
     for name in names:
         entry = get_model_entry(name)
-        tags = ", ".join(entry.weights) or "-"
-        print(f"{name:<{width}}  {entry.family:<16} weights: {tags}")
+        print(f"{name:<{width}}  {entry.family:<16} weights: {weights_summary(name)}")
     return 0
 
 
-def _print_markdown_table(names: list[str]) -> None:
-    """One README table row per variant: name, family, frames, parameters, notes."""
-    from .models import get_model_entry, model_info
+def weights_summary(name: str, markdown: bool = False) -> str:
+    """The weights of ``name`` with their test MPJPE, e.g. ``cmu* (test MPJPE 48.1 mm, noisy 2D 60.3 mm)``.
 
-    print("| name | family | frames | params | notes |")
-    print("|---|---|---|---|---|")
+    ``*`` marks the default tag; ``-`` (``—`` in Markdown) when there are none.
+    """
+    from .models import get_model_entry
+
+    entry = get_model_entry(name)
+    if not entry.weights:
+        return "—" if markdown else "-"
+    parts = []
+    for tag, meta in entry.weights.items():
+        numbers = []
+        if "mpjpe_mm" in meta.metrics:
+            numbers.append(f"{meta.metrics['mpjpe_mm']:.1f} mm")
+        if "mpjpe_noisy_mm" in meta.metrics:
+            numbers.append(f"noisy 2D {meta.metrics['mpjpe_noisy_mm']:.1f} mm")
+        label = f"`{tag}`" if markdown else tag + ("*" if tag == entry.default_tag and len(entry.weights) > 1 else "")
+        if numbers:
+            label += (": " if markdown else " (test MPJPE ") + ", ".join(numbers) + ("" if markdown else ")")
+        parts.append(label)
+    return "; ".join(parts)
+
+
+def input_window(model: object) -> str:
+    """The input window of a built model as the README's model table states it."""
+    frames = getattr(model, "num_frames", None)
+    if frames is None:
+        return "any"
+    if hasattr(model, "output_stride"):
+        return f"{frames} tokens = {model.receptive_field} frames"
+    if getattr(model, "num_future_frames", 0):
+        return f"{frames} -> {model.num_future_frames} frames"
+    if hasattr(model, "sample_interval"):
+        return f"{frames} frames (K={model.sample_interval})"
+    return f"{frames} frames"
+
+
+MARKDOWN_HEADER = "| name | family | input window | params | weights (test MPJPE) | notes |"
+
+
+def _print_markdown_table(names: list[str]) -> None:
+    """One README table row per variant: name, family, window, parameters, weights, notes."""
+    from .models import count_parameters, get_model_entry
+
+    print(MARKDOWN_HEADER)
+    print("|---|---|---|---|---|---|")
     for name in names:
-        info = model_info(name)
-        frames = info["num_frames"] if info["num_frames"] is not None else "any"
-        notes = get_model_entry(name).notes.split(". ")[0].replace("|", "/")
-        print(f"| `{name}` | {info['family']} | {frames} | {info['params']:,} | {notes} |")
+        entry = get_model_entry(name)
+        model = entry.model_cls(**entry.config)
+        notes = entry.notes.split(". ")[0].replace("|", "/")
+        print(f"| `{name}` | {entry.family} | {input_window(model)} | {count_parameters(model):,} | "
+              f"{weights_summary(name, markdown=True)} | {notes} |")
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -51,6 +92,41 @@ def _cmd_info(args: argparse.Namespace) -> int:
     info = model_info(args.name, flops=args.flops)
     print(json.dumps(info, indent=2, default=str))
     return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    report = run_demo(
+        args.model, args.out, animate=args.animate, animation_out=args.animation_out, sample=args.sample,
+        seed=args.seed, noise=not args.clean, frames=args.frames, input_stride=args.input_stride,
+    )
+    print(f"{report['model']} (weights {report['tag']!r}), CMU clip {report['sample']}: {report['frames']} frames "
+          f"through a virtual camera ({report['image_size'][0]}x{report['image_size'][1]} px), "
+          f"{'detector-like noise' if report['noise'] else 'clean 2D'}, {report['mode']}")
+    print(f"MPJPE   {report['mpjpe_mm']:7.1f} mm")
+    print(f"P-MPJPE {report['p_mpjpe_mm']:7.1f} mm")
+    if "mpjpe_interpolation_mm" in report:
+        print(f"MPJPE of linear interpolation of the same keyframes: {report['mpjpe_interpolation_mm']:.1f} mm")
+    print(f"wrote {report['figure']}" + (f" and {report['animation']}" if report["animation"] else "")
+          + f" ({report['seconds']:.1f} s)")
+    return 0
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    from .demo import DEFAULT_DEMO_MODEL
+
+    p = sub.add_parser("demo", help="lift the bundled CMU clip with bundled weights and draw demo.png")
+    p.add_argument("--model", default=DEFAULT_DEMO_MODEL, help=f"model with bundled weights (default {DEFAULT_DEMO_MODEL})")
+    p.add_argument("--out", default="demo.png", help="figure path (default demo.png)")
+    p.add_argument("--animate", action="store_true", help="also write an animation (demo.gif)")
+    p.add_argument("--animation-out", default=None, help="animation path (.gif, or .mp4 with ffmpeg)")
+    p.add_argument("--sample", default="06_01", help="bundled clip (default 06_01)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the virtual camera and the noise")
+    p.add_argument("--clean", action="store_true", help="no detector-like noise on the 2D keypoints")
+    p.add_argument("--frames", type=int, default=None, help="use only the first N frames")
+    p.add_argument("--input-stride", type=int, default=None, help="Uplift-and-Upsample keyframe stride")
+    p.set_defaults(func=_cmd_demo)
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
@@ -71,11 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="posezoo", description="posezoo: video 3D human pose models")
     parser.add_argument("--version", action="version", version=f"posezoo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_demo(sub)
 
     p = sub.add_parser("list", help="list registered models")
     p.add_argument("pattern", nargs="?", default=None, help="fnmatch wildcard, e.g. 'rtpca*'")
     p.add_argument("--pretrained", action="store_true", help="only models with pretrained weights")
-    p.add_argument("--markdown", action="store_true", help="print a Markdown table with parameter counts")
+    p.add_argument("--markdown", action="store_true", help="print the README's Markdown model table")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("info", help="show a model's family, config, parameters and weights")

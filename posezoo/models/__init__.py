@@ -1,6 +1,7 @@
 """Model registry, builder and the model families.
 
-Importing this package registers every family's variants.
+Importing this package registers every family's variants, then attaches the
+weights bundled in ``posezoo/weights/<name>/<tag>/`` (see ``_bundled``).
 """
 
 from ._base import PoseModel
@@ -16,9 +17,15 @@ from ._registry import (
     register_model,
 )
 from ._weights import LoadResult, WeightsError, load_state_dict_checked
+from ._resample import resample_temporal_embeddings
 
 # Families register their variants on import (one line each).
 from . import mixsynthformer, mixste, rtpca, uplift_upsample  # noqa: E402,F401
+
+# posezoo's own weights (posezoo/weights/<name>/<tag>/), attached once every family is registered.
+from ._bundled import bundle_weights, discover_bundled_weights
+
+discover_bundled_weights()
 
 __all__ = [
     "PoseModel",
@@ -37,4 +44,7 @@ __all__ = [
     "LoadResult",
     "WeightsError",
     "load_state_dict_checked",
+    "resample_temporal_embeddings",
+    "bundle_weights",
+    "discover_bundled_weights",
 ]

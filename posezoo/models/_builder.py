@@ -12,6 +12,12 @@ Resolution order of ``create_model(name, pretrained=X)``:
    (recognised by its file ending and converted).
 
 Anything else raises ``ValueError``.
+
+Other window lengths: ``create_model(name, pretrained=..., num_frames=N)``
+builds the model at N frames (tokens) and resamples the loaded weights'
+length-dependent tensors (temporal position embeddings, TPCA time-axis
+norms and kernels) with :func:`~posezoo.models.resample_temporal_embeddings`.
+MixSynthFormer variants refuse ``num_frames`` (their window is fixed).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import torch
 from torch import nn
 
 from ._registry import ModelEntry, WeightsMeta, get_model_entry
+from ._resample import FIXED_WINDOW_FAMILIES, resample_temporal_embeddings
 from ._weights import LoadResult, WeightsError, hub_download, load_state_dict_checked, verify_sha256
 
 __all__ = ["create_model", "save_pretrained", "from_pretrained", "load_weights"]
@@ -75,6 +82,7 @@ def _weights_cfg(entry: ModelEntry, meta: WeightsMeta, config: Mapping[str, Any]
 
 def _resolve_registered(meta: WeightsMeta, cache_dir: Optional[PathLike]) -> Path:
     if meta.source.startswith("bundled:"):
+        # relative to the posezoo package directory, or absolute (a weights root elsewhere)
         path = _PACKAGE_ROOT / meta.source[len("bundled:"):]
         if not path.is_file():
             raise FileNotFoundError(f"bundled weight file {path} is missing from the installation")
@@ -94,6 +102,22 @@ def _split_hub_id(source: str) -> tuple[str, Optional[str]]:
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise ValueError(f"hub ids look like 'hf-hub:org/repo[@revision]', got {source!r}")
     return repo, revision
+
+
+def _fit_window(state_dict: Mapping[str, torch.Tensor], model: nn.Module, cfg: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Resample length-dependent weights to ``model``'s window (others pass through unchanged,
+    so that loading reports them); records the change in ``cfg``."""
+    fitted = resample_temporal_embeddings(state_dict, model, strict=False)
+    changed = sorted(k for k, v in fitted.items() if v is not state_dict[k])
+    if changed:
+        source = state_dict.get("temporal_pos_embed.weight")
+        cfg["resampled_window"] = {
+            "from_num_frames": int(source.shape[0]) if source is not None else None,
+            "to_num_frames": getattr(model, "num_frames", None),
+            "keys": changed,
+        }
+    cfg["input_spec"] = {**cfg["input_spec"], "num_frames": getattr(model, "num_frames", None)}
+    return fitted
 
 
 def _load_official_into(
@@ -142,12 +166,30 @@ def create_model(
             ``model.pretrained_cfg["load_result"]``.
         cache_dir: Hugging Face cache directory for hub weights.
         **overrides: constructor kwargs replacing the variant's defaults.
+            ``num_frames=N`` with pretrained weights of another length
+            resamples the length-dependent weights (see the module docstring;
+            ``pretrained_cfg["resampled_window"]`` lists the keys).
 
     Returns:
         The model (train mode, like timm) with ``model.pretrained_cfg`` set.
     """
     entry = get_model_entry(name)
+    if "num_frames" in overrides and entry.family in FIXED_WINDOW_FAMILIES:
+        raise ValueError(f"{name}: num_frames cannot be changed: {FIXED_WINDOW_FAMILIES[entry.family]}")
     kwargs = {**entry.config, **overrides}
+    resize = "num_frames" in overrides
+
+    def load(state_dict: Mapping[str, torch.Tensor]) -> LoadResult:
+        if not resize:
+            return load_state_dict_checked(model, state_dict, strict=strict)
+        try:
+            return load_state_dict_checked(model, _fit_window(state_dict, model, cfg), strict=strict)
+        except WeightsError as exc:
+            raise WeightsError(
+                f"{exc}. num_frames={overrides['num_frames']}: the mismatched tensors are not window-length "
+                "dependent tensors that posezoo resamples (see posezoo.models.resample_temporal_embeddings)"
+            ) from exc
+
     try:
         model = entry.model_cls(**kwargs)
     except TypeError as exc:
@@ -166,12 +208,12 @@ def create_model(
             )
         meta = entry.weights[tag]
         path = _resolve_registered(meta, cache_dir)
-        result = load_state_dict_checked(model, _read_safetensors(path), strict=strict)
         cfg = _weights_cfg(entry, meta, kwargs)
+        result = load(_read_safetensors(path))
     elif isinstance(pretrained, str) and pretrained.startswith(HUB_PREFIX):
         repo, revision = _split_hub_id(pretrained)
         path = hub_download(repo, WEIGHTS_NAME, revision=revision, cache_dir=cache_dir)
-        result = load_state_dict_checked(model, _read_safetensors(path), strict=strict)
+        result = load(_read_safetensors(path))
         cfg["source"] = pretrained
     elif isinstance(pretrained, (str, os.PathLike)) and Path(pretrained).exists():
         path = Path(pretrained)
@@ -182,7 +224,7 @@ def create_model(
         from ..convert import is_official_checkpoint
 
         if path.suffix == ".safetensors":
-            result = load_state_dict_checked(model, _read_safetensors(path), strict=strict)
+            result = load(_read_safetensors(path))
         elif is_official_checkpoint(path, entry.family):
             model, result = _load_official_into(model, entry, path, kwargs, strict)
             kwargs = dict(model.init_kwargs)

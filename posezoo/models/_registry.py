@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Iterable, Optional
 
 from torch import nn
@@ -38,14 +38,18 @@ class WeightsMeta:
 
     Attributes:
         tag: short name, e.g. ``"cmu_mocap"``; ``create_model(name, pretrained=tag)``.
-        source: where the file lives: ``"bundled:<relative path inside posezoo/>"``
-            or ``"hf-hub:org/repo"`` (the Hub repo holds ``model.safetensors``).
+        source: where the file lives: ``"bundled:<path>"`` (relative to the
+            ``posezoo/`` package directory, e.g. ``"bundled:weights/rtpca_small/cmu/model.safetensors"``,
+            or absolute for a weights root outside the package) or
+            ``"hf-hub:org/repo"`` (the Hub repo holds ``model.safetensors``).
         sha256: hex digest of the weight file, verified on load.
         license: licence of the weights.
         training_data: what the weights were trained on.
         metrics: reported metrics, e.g. ``{"mpjpe_mm": 45.2}``.
         input_spec: frames, joint layout and 2D normalisation the weights expect.
         description: free text (how trained, caveats).
+        extra: provenance beyond the fields above: training command, training
+            config, seed, data, date, file size (free-form, JSON-serialisable).
     """
 
     tag: str
@@ -56,6 +60,7 @@ class WeightsMeta:
     metrics: dict[str, float] = field(default_factory=dict)
     input_spec: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,6 +86,10 @@ class ModelEntry:
 
 
 _MODEL_REGISTRY: dict[str, ModelEntry] = {}
+
+#: metric keys of ``WeightsMeta.metrics`` shown by ``posezoo list`` and ``model_info``:
+#: test-split MPJPE (mm) from clean 2D and from detector-like noisy 2D.
+HEADLINE_METRICS = ("mpjpe_mm", "mpjpe_noisy_mm")
 
 
 def register_model(
@@ -124,6 +133,28 @@ def register_model(
 def _unregister(name: str) -> None:
     """Remove a model (for tests that register temporary models)."""
     _MODEL_REGISTRY.pop(name, None)
+
+
+def _attach_weights(name: str, meta: WeightsMeta, *, make_default: bool = False) -> None:
+    """Add (or replace) the weight ``meta.tag`` of the registered model ``name``.
+
+    ``make_default`` makes it the tag of ``pretrained=True``; a model without a
+    default tag gets this one either way.
+    """
+    entry = get_model_entry(name)
+    weights = {**entry.weights, meta.tag: meta}
+    default = meta.tag if (make_default or entry.default_tag is None) else entry.default_tag
+    _MODEL_REGISTRY[name] = replace(entry, weights=weights, default_tag=default)
+
+
+def _detach_weights(name: str, tag: str) -> None:
+    """Remove the weight ``tag`` of ``name`` (for tests that attach temporary weights)."""
+    entry = _MODEL_REGISTRY.get(name)
+    if entry is None or tag not in entry.weights:
+        return
+    weights = {t: w for t, w in entry.weights.items() if t != tag}
+    default = entry.default_tag if entry.default_tag != tag else next(iter(weights), None)
+    _MODEL_REGISTRY[name] = replace(entry, weights=weights, default_tag=default)
 
 
 def list_models(pattern: Optional[str] = None, pretrained: bool = False) -> list[str]:
@@ -172,7 +203,9 @@ def model_info(name: str, flops: bool = False) -> dict[str, Any]:
     Returns a dict with ``name``, ``family``, ``paper``, ``config``
     (constructor kwargs), ``params`` (int, counted on a freshly built model),
     ``num_frames`` (the model's input window, None if any length works),
-    ``weights`` (tag -> metadata dict), ``default_tag`` and ``notes``; with
+    ``weights`` (tag -> metadata dict), ``default_tag``, ``notes`` and the
+    headline test-split numbers of the default weight, ``test_mpjpe_mm`` and
+    ``test_mpjpe_noisy_mm`` (None without weights or when not reported); with
     ``flops=True`` also ``flops`` (see :func:`posezoo.utils.count_flops`) for
     one clip of the model's default input.
     """
@@ -189,6 +222,9 @@ def model_info(name: str, flops: bool = False) -> dict[str, Any]:
         "default_tag": entry.default_tag,
         "notes": entry.notes,
     }
+    default = entry.weights.get(entry.default_tag) if entry.default_tag is not None else None
+    for key in HEADLINE_METRICS:
+        info[f"test_{key}"] = default.metrics.get(key) if default is not None else None
     if flops:
         from ..utils import count_flops, example_input
 

@@ -56,15 +56,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from ..models import create_model, from_pretrained
     from .api import evaluate
 
-    if args.weights and Path(args.weights).is_dir():
+    extra = {"num_frames": args.num_frames} if args.num_frames else {}
+    if args.weights and Path(args.weights).is_dir() and not extra:
         model = from_pretrained(args.weights)
     else:
-        model = create_model(args.model, pretrained=args.weights or True)
+        model = create_model(args.model, pretrained=args.weights or True, **extra)
     model.eval()
     results = evaluate(model, args.data, views=args.views, seed=args.seed, input_stride=args.input_stride)
     _print_table(results)
     if args.json:
         Path(args.json).write_text(json.dumps({"model": args.model, "weights": args.weights, "data": args.data,
+                                               "num_frames": getattr(model, "num_frames", None),
                                                **results}, indent=2) + "\n")
     return 0
 
@@ -98,5 +100,7 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--views", type=int, default=2, help="static cameras per clip")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--input-stride", type=int, default=None, help="Uplift and Upsample: keyframe spacing")
+    p.add_argument("--num-frames", type=int, default=None,
+                   help="evaluate at another window length (temporal embeddings resampled)")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     p.set_defaults(func=_cmd_eval)

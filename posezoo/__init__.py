@@ -19,7 +19,7 @@ from .models import (
     register_model,
     save_pretrained,
 )
-from .inference import lift, refine
+from .inference import lift, refine, root_trajectory
 from .utils import count_flops
 
 __all__ = [
@@ -42,4 +42,5 @@ __all__ = [
     "count_flops",
     "lift",
     "refine",
+    "root_trajectory",
 ]

@@ -141,8 +141,9 @@ def root_trajectory(
         image_size: ``(w, h)`` pixels, for the defaults.
         confidence: optional ``(T, J)`` weights; keypoints scoring
             ``<= min_confidence`` or non-finite are ignored.
-        smooth: Gaussian smoothing over time, standard deviation in frames
-            (confidence-weighted); ``None`` or 0: none.
+        smooth: temporal smoothing: a local straight-line fit with Gaussian
+            weights of this standard deviation in frames (times the frame's
+            confidence), so steady motion is kept; ``None`` or 0: none.
         iterations: re-weightings by ``1 / depth^2`` after the first solve.
 
     Returns:
@@ -217,15 +218,29 @@ def _solve(kp: np.ndarray, pose: np.ndarray, f: tuple, c: tuple, weight: np.ndar
 
 
 def _gaussian_smooth(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
-    """Weighted Gaussian smoothing over axis 0 (``sigma`` frames); zero-weight frames are filled in."""
+    """Local-linear Gaussian smoothing over axis 0 (``sigma`` frames), weighted; zero-weight frames are filled in.
+
+    Each frame gets the value at its time of a weighted straight-line fit to its neighbours (Gaussian kernel
+    times ``weight``): a person moving at constant velocity is not pulled back at the ends of the sequence.
+    """
     if sigma < 0:
         raise ValueError(f"smooth must be >= 0 frames, got {sigma}")
     radius = max(1, int(math.ceil(3 * sigma)))
-    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    num = np.stack([np.convolve(values[:, i] * weight, k, mode="same") for i in range(values.shape[1])], -1)
-    den = np.convolve(weight, k, mode="same")[:, None]
-    out = num / np.maximum(den, 1e-12)
-    empty = den[:, 0] <= 1e-12
+    s = np.arange(-radius, radius + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (s / sigma) ** 2)
+
+    def corr(a: np.ndarray, kernel: np.ndarray) -> np.ndarray:  # sum_s a[t + s] * kernel(s)
+        return np.correlate(np.pad(a, radius), kernel, mode="valid")
+
+    m0, m1, m2 = corr(weight, k), corr(weight, k * s), corr(weight, k * s * s)
+    det = m0 * m2 - m1 * m1
+    out = np.empty_like(values)
+    for i in range(values.shape[1]):
+        b0, b1 = corr(weight * values[:, i], k), corr(weight * values[:, i], k * s)
+        linear = (m2 * b0 - m1 * b1) / np.where(det > 1e-9 * np.maximum(m0 * m2, 1e-300), det, np.inf)
+        mean = b0 / np.maximum(m0, 1e-300)
+        out[:, i] = np.where(det > 1e-9 * np.maximum(m0 * m2, 1e-300), linear, mean)
+    empty = m0 <= 1e-12
     if empty.any():  # frames farther than 3 sigma from any usable one
         frames = np.arange(len(out))
         out[empty] = np.stack([np.interp(frames[empty], frames[~empty], out[~empty, i]) for i in range(out.shape[1])], -1)

@@ -448,7 +448,7 @@ def test_example_lift_coco_json(tmp_path) -> None:
     assert (w, h) == (1000, 1000) and keypoints.shape == (205, 17, 2) and confidence.shape == (205, 17)
     # frames 50 and 51 had no detection; the clutter "person" (score 0.3, +300 px) was not picked
     assert np.isnan(keypoints[50:52]).all() and np.all(confidence[50:52] == 0)
-    truth = example.h36m_to_coco_pixels(posezoo.data.load_sample("06_01").keypoints_2d_px.astype(np.float64))
+    truth = example.h36m_to_coco_pixels(posezoo.data.load_sample("06_01"))
     inlier = confidence >= 0.7  # DetectorNoise: inliers 2 px jitter, outliers / missing score lower
     assert inlier.mean() > 0.95 and np.abs(keypoints[inlier] - truth[inlier]).max() < 20
     torch.manual_seed(0)

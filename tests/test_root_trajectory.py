@@ -92,10 +92,13 @@ def test_default_intrinsics_and_torch() -> None:
         posezoo.root_trajectory(px, rel)
     with pytest.raises(ValueError, match=r"must have shape \(150, 17, 3\)"):
         posezoo.root_trajectory(px, rel[:, :16], focal_length=1000.0, principal_point=(500, 500))
+    with pytest.warns(UserWarning, match="behind the camera"):  # a pose that cannot be seen as drawn
+        posezoo.root_trajectory(px, -rel * 20, focal_length=cam.focal_length, principal_point=cam.center)
     with pytest.raises(ValueError, match="focal_length must be positive"):
         posezoo.root_trajectory(px, rel, focal_length=-5.0, principal_point=(500, 500))
 
 
+@pytest.mark.filterwarnings("ignore:the root lands behind the camera")  # a random tiny model
 def test_lift_with_camera_returns_camera_space_poses() -> None:
     s = posezoo.data.load_sample("06_01")
     c3 = s.camera.world_to_camera(s.poses_world.astype(np.float64))

@@ -184,6 +184,13 @@ def root_trajectory(
     usable = np.isfinite(root).all(-1)
     if not usable.any():
         raise ValueError("no frame has two usable keypoints; cannot place the root")
+    behind = int((root[usable, 2] <= 0).sum())
+    if behind:
+        warnings.warn(
+            f"the root lands behind the camera (z <= 0) in {behind} of {int(usable.sum())} frames: the 3D poses do not "
+            "fit the 2D keypoints (other joint layout, left/right swapped, or an unreliable 3D prediction)",
+            UserWarning, stacklevel=2,
+        )
     frame_weight = np.where(usable, weight.sum(-1), 0.0)
     if smooth:
         root = _gaussian_smooth(np.nan_to_num(root), frame_weight, float(smooth))

@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("3D 10 % too small (shorter person)", {"scale": 0.9}),
         ("focal length 20 % too long", {"focal_factor": 1.2}),
     ]
-    print(f"| condition | smoothing (frames) | root error (mm) | depth (mm) | image plane (mm) |\n|---|---|---|---|---|")
+    print("| condition | smoothing (frames) | root error (mm) | depth (mm) | image plane (mm) |\n|---|---|---|---|---|")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for label, kwargs in rows:

@@ -6,14 +6,17 @@ keypoint *results* format: a list of detections
     {"image_id": <frame>, "category_id": 1, "score": <person score>,
      "keypoints": [x1, y1, s1, x2, y2, s2, ...]}   # 17 COCO joints, pixels + score
 
-This script turns such a file into one ``(T, 17, 2)`` pixel sequence plus ``(T, 17)``
-confidences (the best-scoring person per frame; frames without a detection are
-marked missing) and lifts it to 3D.
+``posezoo.io.read_coco_results`` turns such a file into one ``(T, 17, 2)`` pixel
+sequence plus ``(T, 17)`` confidences (the best-scoring person per frame; frames
+without a detection are kept as missing) and ``posezoo.lift`` lifts it to 3D
+(``posezoo lift FILE --out OUT.npz`` does the same from the command line).
 
 So that it runs offline with nothing downloaded, the script first WRITES a small
 detector-style JSON itself: the bundled CMU sample (``posezoo.data.load_sample``)
-seen by a virtual camera, converted to COCO-17, with detector-like noise, a few
-dropped joints and two frames without any detection.
+seen by its virtual camera, with COCO-17 keypoints placed by
+``posezoo.skeleton.synthesize_keypoints`` (eyes, ears and nose where a detector
+marks them), detector-like noise, a few dropped joints and two frames without
+any detection.
 
     python examples/lift_coco_json.py                       # demo model, random weights
     python examples/lift_coco_json.py --model <name> --pretrained   # a registered model
@@ -36,34 +39,22 @@ from torch import nn
 
 import posezoo
 from posezoo.data import DetectorNoise, load_sample
-from posezoo.skeleton import COCO_17, H36M_17
+from posezoo.skeleton import synthesize_keypoints
 
 
 # ----------------------------------------------------------------------------- 1. write a demo JSON
 
 
-def h36m_to_coco_pixels(h36m: np.ndarray) -> np.ndarray:
-    """Approximate COCO-17 pixels from H36M-17 pixels (for the demo file only).
-
-    Eyes and ears do not exist in H36M-17: they are placed around the nose using
-    the nose -> head-top direction. Limbs are copied by name.
-    """
-    h = {name: h36m[:, i] for i, name in enumerate(H36M_17.joint_names)}
-    up = h["head_top"] - h["nose"]
-    side = np.stack([-up[:, 1], up[:, 0]], -1)  # perpendicular to the head axis, in the image
-    face = {
-        "left_eye": h["nose"] + 0.35 * up + 0.25 * side,
-        "right_eye": h["nose"] + 0.35 * up - 0.25 * side,
-        "left_ear": h["nose"] + 0.2 * up + 0.55 * side,
-        "right_ear": h["nose"] + 0.2 * up - 0.55 * side,
-    }
-    return np.stack([face.get(n, h.get(n)) for n in COCO_17.joint_names], axis=1)
+def h36m_to_coco_pixels(sample: "posezoo.data.Sample") -> np.ndarray:
+    """COCO-17 pixels of a bundled sample: detector joints placed around its 3D poses, projected."""
+    cam3d = sample.camera.world_to_camera(sample.poses_world.astype(np.float64))
+    return sample.camera.project(synthesize_keypoints(cam3d, "coco"))
 
 
 def write_demo_json(path: Path, seed: int = 0) -> tuple[int, int]:
     sample = load_sample("06_01")
     rng = np.random.default_rng(seed)
-    coco_px = h36m_to_coco_pixels(sample.keypoints_2d_px.astype(np.float64))
+    coco_px = h36m_to_coco_pixels(sample)
     noisy, score = DetectorNoise(sigma_px=2.0, outlier_prob=0.01, missing_prob=0.01)(coco_px, rng)
     detections = []
     for frame in range(len(noisy)):
@@ -84,30 +75,15 @@ def write_demo_json(path: Path, seed: int = 0) -> tuple[int, int]:
 # ----------------------------------------------------------------------------- 2. read a detector JSON
 
 
-def read_coco_results(path: Path, num_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def read_coco_results(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``(keypoints (T, 17, 2) pixels, confidence (T, 17))`` of the best person per frame.
 
-    Frames are the sorted ``image_id`` values (0 .. max unless ``num_frames``
-    says otherwise); a frame without a detection gets NaN keypoints and
-    confidence 0, which ``posezoo.lift`` fills in by interpolation over time.
+    Frames are the ``image_id`` values from 0 to the last detection; a frame
+    without a detection gets NaN keypoints and confidence 0, which
+    ``posezoo.lift`` fills in by interpolation over time.
     """
-    detections = json.loads(Path(path).read_text())
-    best: dict[int, dict] = {}
-    for det in detections:
-        if det.get("category_id", 1) != 1 or len(det["keypoints"]) != 17 * 3:
-            continue
-        frame = int(det["image_id"])
-        if frame not in best or det["score"] > best[frame]["score"]:
-            best[frame] = det
-    if not best:
-        raise ValueError(f"{path}: no person detections with 17 keypoints")
-    total = num_frames or max(best) + 1
-    keypoints = np.full((total, 17, 2), np.nan, dtype=np.float32)
-    confidence = np.zeros((total, 17), dtype=np.float32)
-    for frame, det in best.items():
-        kp = np.asarray(det["keypoints"], dtype=np.float32).reshape(17, 3)
-        keypoints[frame], confidence[frame] = kp[:, :2], kp[:, 2]
-    return keypoints, confidence
+    seq = posezoo.io.read_coco_results(path, first_frame=0)
+    return seq.keypoints, seq.scores
 
 
 # ----------------------------------------------------------------------------- 3. lift
@@ -162,7 +138,7 @@ def main() -> None:
     poses_3d = posezoo.lift(
         keypoints, model,
         image_size=(args.width, args.height),
-        layout="coco",                      # converted to H36M-17 (pelvis = mean of the hips, ...)
+        layout="coco",                      # converted to H36M-17 by the fitted rules (posezoo.skeleton)
         confidence=confidence,
         min_confidence=args.min_confidence,  # NaN / low-score keypoints are interpolated over time
         flip_tta=True,

@@ -5,7 +5,7 @@ Public API re-exports only; see the docs for each sub-module.
 
 __version__ = "0.1.0.dev0"
 
-from . import data, losses, metrics, skeleton
+from . import data, io, losses, metrics, skeleton
 from .convert import from_official
 from .models import (
     PoseModel,
@@ -19,12 +19,13 @@ from .models import (
     register_model,
     save_pretrained,
 )
-from .inference import lift, refine
+from .inference import lift, refine, root_trajectory
 from .utils import count_flops
 
 __all__ = [
     "__version__",
     "data",
+    "io",
     "skeleton",
     "losses",
     "metrics",
@@ -42,4 +43,5 @@ __all__ = [
     "count_flops",
     "lift",
     "refine",
+    "root_trajectory",
 ]

@@ -180,6 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
+def _add_lift_command(sub: argparse._SubParsersAction) -> None:
+    """``posezoo lift``: keypoint file -> 3D (logic in posezoo/io/lift_cli.py)."""
+    from .io.lift_cli import add_lift_parser
+
+    add_lift_parser(sub)
+
+
+_EXTRA_COMMANDS.append(_add_lift_command)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

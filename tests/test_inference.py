@@ -269,15 +269,30 @@ def test_lift_confidence_masks_missing_keypoints() -> None:
 def test_lift_coco_confidence_in_coco_layout() -> None:
     model, _, _ = _seed_models()
     coco = np.random.default_rng(4).uniform(-0.5, 0.5, size=(30, 17, 2)).astype(np.float32)
+    # a frame without any detection: every H36M joint is interpolated over time, which for the (linear)
+    # conversion is the conversion of the interpolated COCO frame
     conf = np.ones((30, 17), np.float32)
     coco_nan = coco.copy()
-    coco_nan[7, COCO_17.index("left_hip")] = np.nan
-    conf[7, COCO_17.index("left_hip")] = 0
+    coco_nan[7], conf[7] = np.nan, 0
     out = posezoo.lift(coco_nan, model, layout="coco", confidence=conf)
     fixed = coco.copy()
-    lh = COCO_17.index("left_hip")
-    fixed[7, lh] = (coco[6, lh] + coco[8, lh]) / 2
+    fixed[7] = (coco[6] + coco[8]) / 2
     np.testing.assert_allclose(out, posezoo.lift(fixed, model, layout="coco"), atol=1e-6)
+    # one hip lost: the pelvis, hips and spine of that frame come from the fallback rules (the other hip and
+    # the shoulder line), not from interpolation over time
+    conf = np.ones((30, 17), np.float32)
+    coco_nan = coco.copy()
+    lh = COCO_17.index("left_hip")
+    coco_nan[7, lh], conf[7, lh] = np.nan, 0
+    h36m, h_conf = coco_to_h36m(coco_nan, conf)
+    lost = np.zeros((30, 17), bool)
+    lost[7, H36M_17.index("left_hip")] = True  # the only H36M joint no rule can make
+    assert np.isnan(h36m[lost]).all() and np.isfinite(h36m[~lost]).all()
+    assert (h_conf[lost] == 0).all() and (h_conf[~lost] == 1).all()
+    np.testing.assert_allclose(h36m[np.arange(30) != 7], coco_to_h36m(coco)[np.arange(30) != 7], atol=1e-6)
+    assert np.abs(h36m[7, H36M_17.index("pelvis")] - coco_to_h36m(coco)[7, 0]).max() > 1e-3  # not the old value
+    out = posezoo.lift(coco_nan, model, layout="coco", confidence=conf)
+    np.testing.assert_allclose(out, posezoo.lift(h36m, model, confidence=h_conf), atol=1e-6)
 
 
 def test_lift_validation_errors() -> None:
@@ -433,7 +448,7 @@ def test_example_lift_coco_json(tmp_path) -> None:
     assert (w, h) == (1000, 1000) and keypoints.shape == (205, 17, 2) and confidence.shape == (205, 17)
     # frames 50 and 51 had no detection; the clutter "person" (score 0.3, +300 px) was not picked
     assert np.isnan(keypoints[50:52]).all() and np.all(confidence[50:52] == 0)
-    truth = example.h36m_to_coco_pixels(posezoo.data.load_sample("06_01").keypoints_2d_px.astype(np.float64))
+    truth = example.h36m_to_coco_pixels(posezoo.data.load_sample("06_01"))
     inlier = confidence >= 0.7  # DetectorNoise: inliers 2 px jitter, outliers / missing score lower
     assert inlier.mean() > 0.95 and np.abs(keypoints[inlier] - truth[inlier]).max() < 20
     torch.manual_seed(0)

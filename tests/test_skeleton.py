@@ -80,15 +80,21 @@ def test_coco_to_h36m_hand_made_pose() -> None:
     conf = np.linspace(0.1, 0.9, 17)
     h36m, c = sk.coco_to_h36m(coco, conf)
     H = sk.H36M_17.index
+    # fitted rules (posezoo/skeleton/conversions.py), by hand: pelvis = mean of the hips; thorax =
+    # 0.3116 x shoulders + 0.1884 x ears = 0.3116 * 16 + 0.1884 * 20; spine = mean of pelvis and thorax;
+    # H36M hips 0.9223 - 0.0777 = 0.8446 of the detector's half-width; nose and head top from the 5 face points
     np.testing.assert_allclose(h36m[H("pelvis")], [0, 2])
-    np.testing.assert_allclose(h36m[H("thorax")], [0, 8])
-    np.testing.assert_allclose(h36m[H("spine")], [0, 5])
-    np.testing.assert_allclose(h36m[H("head_top")], [0, 11])
-    np.testing.assert_allclose(h36m[H("nose")], [0, 10])
+    np.testing.assert_allclose(h36m[H("thorax")], [0, 8.7536], atol=1e-12)
+    np.testing.assert_allclose(h36m[H("spine")], [0, 5.3768], atol=1e-12)
+    np.testing.assert_allclose(h36m[H("right_hip")], [-1.6892, 2], atol=1e-12)
+    np.testing.assert_allclose(  # -2.4597 * 10 + 1.5167 * 22 + 0.21315 * 20
+        h36m[H("head_top")], [0, -24.597 + 33.3674 + 4.263], atol=1e-9)
+    np.testing.assert_allclose(h36m[H("nose")], [0, 2.734 + 1.7424 + 5.682], atol=1e-9)
     np.testing.assert_allclose(h36m[H("left_wrist")], [5, 4])
     np.testing.assert_allclose(h36m[H("right_ankle")], [-2, -2])
     ci = sk.COCO_17.index
     assert c[H("pelvis")] == min(conf[ci("left_hip")], conf[ci("right_hip")])
+    assert c[H("head_top")] == min(conf[ci(n)] for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear"))
     assert c[H("left_knee")] == conf[ci("left_knee")]
     t, tc = sk.coco_to_h36m(torch.from_numpy(coco)[None], torch.from_numpy(conf)[None])
     np.testing.assert_allclose(t[0].numpy(), h36m)

@@ -1,4 +1,5 @@
-"""Inference on sequences of any length: :func:`lift` (2D -> 3D) and :func:`refine` (MixSynthFormer).
+"""Inference on sequences of any length: :func:`lift` (2D -> 3D), :func:`refine` (MixSynthFormer)
+and :func:`root_trajectory` (where the person is in the camera frame).
 
 Both take numpy arrays or torch tensors and return the same kind on the same
 device, run the model under ``torch.inference_mode`` (and autocast on CUDA),
@@ -9,5 +10,6 @@ back to exactly the input length. See ``docs/data_inference.md``.
 
 from .lift import lift
 from .refine import refine
+from .root_trajectory import Intrinsics, default_intrinsics, root_trajectory
 
-__all__ = ["lift", "refine"]
+__all__ = ["lift", "refine", "root_trajectory", "Intrinsics", "default_intrinsics"]

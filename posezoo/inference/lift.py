@@ -13,7 +13,7 @@ from .._validation import check_int
 from ..data.camera import normalize_screen_coordinates
 from ..data.stride_masks import token_offsets
 from ..data.windows import central_frames, evaluation_windows, interpolate_frames, reassemble
-from ..skeleton import Skeleton, coco_to_h36m, flip_pose, get_skeleton, reorder_joints
+from ..skeleton import Skeleton, flip_pose, get_skeleton, list_conversions, reorder_joints, to_h36m
 from ._common import (
     ArrayOrTensor,
     ModelArg,
@@ -30,6 +30,7 @@ from ._common import (
     _to_cpu64,
 )
 from ._progress import check_progress, window_progress
+from .root_trajectory import resolve_intrinsics, root_trajectory
 
 __all__ = ["lift"]
 
@@ -51,6 +52,7 @@ def lift(
     amp: Union[bool, torch.dtype] = True,
     pretrained: Union[bool, str] = True,
     progress: Optional[bool] = None,
+    camera: Any = None,
 ) -> Union[ArrayOrTensor, list[ArrayOrTensor]]:
     """Lift a 2D keypoint sequence of any length to 3D.
 
@@ -65,13 +67,17 @@ def lift(
             A module is moved to ``device`` when one is given.
         image_size: ``(w, h)`` in pixels: the keypoints are normalised with
             :func:`posezoo.data.normalize_screen_coordinates`.
-        layout: joint layout of the input: ``"h36m"`` (default), ``"coco"``
-            (converted with :func:`posezoo.skeleton.coco_to_h36m`), or any
-            skeleton name whose joint count matches the model.
+        layout: joint layout of the input: ``"h36m"`` (default), any detector
+            layout with a conversion to H36M-17 (``"coco"``, ``"halpe26"``,
+            ``"coco_wholebody"``, ``"mediapipe33"``, ``"openpose25"``; see
+            :func:`posezoo.skeleton.to_h36m`), or any skeleton name whose joint
+            count matches the model (fed as it is).
         confidence: optional ``(T, J)`` scores (same layout as the input).
             Keypoints with ``confidence <= min_confidence`` are treated as missing:
-            they may be NaN/inf and are filled in by linear interpolation over
-            time of that joint. Without a confidence, non-finite input is an error.
+            they may be NaN/inf. A converted layout rebuilds each H36M joint from
+            the best confident detector joints; H36M joints still missing are
+            filled in by linear interpolation over time of that joint. Without a
+            confidence, non-finite input is an error.
         min_confidence: threshold for "missing" (default 0: only zero scores).
         flip_tta: average with the mirrored prediction of the mirrored input.
         batch_size: windows per forward call (each doubled by ``flip_tta``).
@@ -93,12 +99,21 @@ def lift(
             (default): only in an interactive session (stderr is a terminal) and
             for long inputs (more windows than ``batch_size``, still running after
             1 s); ``True``: always; ``False``: never.
+        camera: return **camera-space** poses instead of root-relative ones: the
+            root of every frame is placed by :func:`posezoo.root_trajectory`
+            (least-squares reprojection of the predicted pose onto the 2D input).
+            ``"default"`` (focal length = image diagonal, principal point = image
+            centre, with a warning), a :class:`posezoo.inference.Intrinsics`, a
+            ``posezoo.data.Camera``, ``{"focal_length": f or (fx, fy),
+            "principal_point": (cx, cy)}`` or a focal length in pixels. Needs
+            pixel input (``image_size``); ``root_relative`` is then ignored.
 
     Returns:
-        ``(T_out, J, 3)`` root-relative camera-frame 3D poses in metres, in the
-        model's joint layout (H36M-17 for ``"coco"`` input), as the input's kind
-        (numpy / torch), device and floating dtype. ``T_out = T`` for plain
-        lifting models.
+        ``(T_out, J, 3)`` 3D poses in metres, camera frame (x right, y down,
+        z forward), root-relative (or in camera space with ``camera=``; the root
+        trajectory is then ``poses[:, 0]``), in the model's joint layout (H36M-17
+        for converted detector layouts), as the input's kind (numpy / torch),
+        device and floating dtype. ``T_out = T`` for plain lifting models.
 
     How windows are cut:
         * Plain models: :func:`posezoo.data.windows.evaluation_windows`:
@@ -126,6 +141,11 @@ def lift(
     batch_size = check_int("batch_size", batch_size, numpy_ok=True)
     input_stride = check_int("input_stride", input_stride, numpy_ok=True)
     check_progress(progress)
+    intrinsics = None
+    if camera is not None:
+        if image_size is None:
+            raise ValueError("camera= needs pixel keypoints: pass image_size=(w, h) as well")
+        intrinsics = resolve_intrinsics(camera, image_size)
     dev = _resolve_device(device, net, from_name, seqs)
     if _module_device(net) not in (None, dev):
         net.to(dev)
@@ -136,15 +156,19 @@ def lift(
         outs.append(_lift_one(
             x, conf, net, dev, name=name, image_size=image_size, layout=layout, min_confidence=min_confidence,
             flip_tta=flip_tta, batch_size=batch_size, input_stride=input_stride, output_length=output_length,
-            root_relative=root_relative, amp=amp, progress=(progress, desc),
+            root_relative=root_relative, amp=amp, progress=(progress, desc), intrinsics=intrinsics,
         ))
     return outs[0] if single else outs
 
 
 def _prepare_2d(
     x_in: ArrayOrTensor, conf: Any, name: str, image_size: Any, layout: Union[str, Skeleton], min_confidence: float
-) -> tuple[torch.Tensor, Skeleton]:
-    """Validate, fill missing, convert the layout and normalise: ``(T, J, 2)`` float64 CPU + skeleton."""
+) -> tuple[torch.Tensor, Skeleton, torch.Tensor, torch.Tensor]:
+    """Validate, convert the layout, fill missing and normalise.
+
+    Returns ``(x (T, J, 2) float64 CPU, skeleton, pixels_or_input (T, J, 2) before
+    normalisation, confidence (T, J) after conversion: 0 where filled in)``.
+    """
     _check_sequence(x_in, name)
     if x_in.ndim != 3:
         raise ValueError(f"{name} must have shape (T, J, 2), got {tuple(x_in.shape)} (rank {x_in.ndim})")
@@ -160,10 +184,19 @@ def _prepare_2d(
         )
     x = _to_cpu64(x_in)
     missing = _missing_mask(x, conf, min_confidence, name)
-    x = _fill_missing(x, missing, src.joint_names)
     skel = src
-    if src.name == "coco":
-        x, skel = coco_to_h36m(x), get_skeleton("h36m")
+    weight = (~missing).to(torch.float64) if conf is None else torch.where(missing, 0.0, _to_cpu64(conf))
+    if src.name != "h36m" and (src.name, "h36m") in list_conversions():
+        skel = get_skeleton("h36m")
+        if conf is None and not missing.any():
+            x = to_h36m(x, src)
+            weight = torch.ones(x.shape[:2], dtype=torch.float64)
+        else:  # each H36M joint from the first rule whose detector joints are confident
+            x, weight = to_h36m(torch.where(missing[..., None], float("nan"), x), src, weight,
+                                min_confidence=min_confidence)
+        missing = weight <= min_confidence
+    x = _fill_missing(x, missing, skel.joint_names)
+    pixels = x
     if image_size is not None:
         if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
             raise ValueError(f"image_size must be (w, h), got {image_size!r}")
@@ -177,16 +210,16 @@ def _prepare_2d(
             "given; models expect normalised screen coordinates (pass image_size=(w, h))",
             UserWarning, stacklevel=4,
         )
-    return x, skel
+    return x, skel, pixels, torch.where(missing, 0.0, weight)
 
 
 def _lift_one(
     x_in: ArrayOrTensor, conf: Any, net: nn.Module, dev: torch.device, *, name: str, image_size: Any,
     layout: Union[str, Skeleton], min_confidence: float, flip_tta: bool, batch_size: int, input_stride: int,
     output_length: Optional[int], root_relative: bool, amp: Union[bool, torch.dtype],
-    progress: tuple[Optional[bool], str],
+    progress: tuple[Optional[bool], str], intrinsics: Any = None,
 ) -> ArrayOrTensor:
-    x, skel = _prepare_2d(x_in, conf, name, image_size, layout, min_confidence)
+    x, skel, pixels, weight = _prepare_2d(x_in, conf, name, image_size, layout, min_confidence)
     num_joints = getattr(net, "num_joints", None)
     if num_joints is not None and x.shape[1] != num_joints:
         raise ValueError(f"the model expects {num_joints} joints, the input has {x.shape[1]} ({skel.name} layout)")
@@ -201,9 +234,25 @@ def _lift_one(
         if output_length is not None and output_length != x.shape[0]:
             raise ValueError(f"a plain lifting model returns T = {x.shape[0]} frames; got output_length={output_length}")
         out = _run_lifter(net, x, skel, dev, flip_tta, batch_size, amp, progress)
-    if root_relative:
+    if root_relative or intrinsics is not None:
         out = out - out[:, skel.root:skel.root + 1]
+    if intrinsics is not None:
+        out = out + _camera_root(out, pixels, weight, intrinsics, input_stride).to(out)[:, None]
     return _restore_kind(out, x_in)
+
+
+def _camera_root(
+    poses: torch.Tensor, pixels: torch.Tensor, weight: torch.Tensor, intrinsics: Any, input_stride: int
+) -> torch.Tensor:
+    """``(T_out, 3)`` root positions; with keyframes every ``input_stride`` frames, interpolated in between."""
+    frames = np.minimum(np.arange(pixels.shape[0]) * input_stride, poses.shape[0] - 1)
+    rel = poses.detach().to("cpu", torch.float64)[torch.as_tensor(frames)]
+    root = root_trajectory(pixels, rel, focal_length=intrinsics.focal_length,
+                           principal_point=intrinsics.principal_point, confidence=weight)
+    if len(frames) == poses.shape[0]:
+        return root
+    t = np.arange(poses.shape[0])
+    return torch.from_numpy(np.stack([np.interp(t, frames, root[:, k].numpy()) for k in range(3)], -1))
 
 
 def _joint_order_adapters(net: nn.Module, skel: Skeleton):

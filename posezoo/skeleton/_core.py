@@ -1,18 +1,8 @@
-"""Joint orders, left/right flips and joint-layout conversion.
+"""The :class:`Skeleton` type, the layout registry, flips and name-based reordering.
 
 Every function here works on numpy arrays and torch tensors alike and keeps
 the kind of its input. Pose arrays are ``(..., J, C)``: any leading
 dimensions, then joints, then coordinates (2 or 3).
-
-The default layout of posezoo is H36M-17 in the VideoPose3D order::
-
-    0 pelvis        1 right_hip     2 right_knee     3 right_ankle
-    4 left_hip      5 left_knee     6 left_ankle     7 spine
-    8 thorax        9 nose         10 head_top      11 left_shoulder
-   12 left_elbow   13 left_wrist   14 right_shoulder 15 right_elbow
-   16 right_wrist
-
-(VideoPose3D calls joint 9 "neck/nose" and joint 10 "head".)
 """
 
 from __future__ import annotations
@@ -27,17 +17,12 @@ Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 __all__ = [
     "Skeleton",
-    "H36M_17",
-    "COCO_17",
-    "MPI_INF_3DHP_17",
-    "HUMANEVA_15",
-    "UPLIFT_UPSAMPLE_17",
+    "register_skeleton",
     "get_skeleton",
     "list_skeletons",
     "joint_weights",
     "flip_pose",
     "reorder_joints",
-    "coco_to_h36m",
 ]
 
 
@@ -98,77 +83,22 @@ class Skeleton:
             ) from None
 
 
-H36M_17 = Skeleton(
-    name="h36m",
-    joint_names=(
-        "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee",
-        "left_ankle", "spine", "thorax", "nose", "head_top", "left_shoulder",
-        "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist",
-    ),
-    parents=(-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15),
-    left=(4, 5, 6, 11, 12, 13),
-    right=(1, 2, 3, 14, 15, 16),
-    root=0,
-)
+# name -> Skeleton and alias -> name; filled by register_skeleton() (layouts.py, detector_layouts.py)
+_SKELETONS: dict[str, Skeleton] = {}
+_ALIASES: dict[str, str] = {}
 
-COCO_17 = Skeleton(
-    name="coco",
-    joint_names=(
-        "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
-        "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-        "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-    ),
-    parents=(-1, 0, 0, 1, 2, 0, 0, 5, 6, 7, 8, 5, 6, 11, 12, 13, 14),
-    left=(1, 3, 5, 7, 9, 11, 13, 15),
-    right=(2, 4, 6, 8, 10, 12, 14, 16),
-    root=0,
-)
 
-MPI_INF_3DHP_17 = Skeleton(
-    name="mpi_inf_3dhp",
-    joint_names=(
-        "head_top", "neck", "right_shoulder", "right_elbow", "right_wrist",
-        "left_shoulder", "left_elbow", "left_wrist", "right_hip", "right_knee",
-        "right_ankle", "left_hip", "left_knee", "left_ankle", "pelvis", "spine", "head",
-    ),
-    parents=(16, 15, 1, 2, 3, 1, 5, 6, 14, 8, 9, 14, 11, 12, -1, 14, 1),
-    left=(5, 6, 7, 11, 12, 13),
-    right=(2, 3, 4, 8, 9, 10),
-    root=14,
-)
-
-HUMANEVA_15 = Skeleton(
-    name="humaneva",
-    joint_names=(
-        "pelvis", "thorax", "left_shoulder", "left_elbow", "left_wrist",
-        "right_shoulder", "right_elbow", "right_wrist", "left_hip", "left_knee",
-        "left_ankle", "right_hip", "right_knee", "right_ankle", "head",
-    ),
-    parents=(-1, 0, 1, 2, 3, 1, 5, 6, 0, 8, 9, 0, 11, 12, 1),
-    left=(2, 3, 4, 8, 9, 10),
-    right=(5, 6, 7, 11, 12, 13),
-    root=0,
-)
-
-# The 17-joint order of the official Uplift-and-Upsample code (TensorFlow).
-UPLIFT_UPSAMPLE_17 = Skeleton(
-    name="uplift_upsample",
-    joint_names=(
-        "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
-        "pelvis", "thorax", "spine", "nose", "head_top", "right_wrist", "right_elbow",
-        "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
-    ),
-    parents=(1, 2, 6, 6, 3, 4, -1, 8, 6, 7, 9, 12, 13, 7, 7, 14, 15),
-    left=(3, 4, 5, 14, 15, 16),
-    right=(2, 1, 0, 13, 12, 11),
-    root=6,
-)
-
-_SKELETONS: dict[str, Skeleton] = {
-    s.name: s for s in (H36M_17, COCO_17, MPI_INF_3DHP_17, HUMANEVA_15, UPLIFT_UPSAMPLE_17)
-}
-_ALIASES = {"h36m17": "h36m", "h36m_17": "h36m", "coco17": "coco", "coco_17": "coco",
-            "3dhp": "mpi_inf_3dhp", "humaneva15": "humaneva", "official_uu": "uplift_upsample"}
+def register_skeleton(skeleton: Skeleton, aliases: Sequence[str] = ()) -> Skeleton:
+    """Make ``skeleton`` (and lower-case ``aliases``) known to :func:`get_skeleton`."""
+    if not isinstance(skeleton, Skeleton):
+        raise TypeError(f"expected a Skeleton, got {type(skeleton).__name__}")
+    key = skeleton.name.lower()
+    if key in _SKELETONS and _SKELETONS[key] != skeleton:
+        raise ValueError(f"a different skeleton named {skeleton.name!r} is already registered")
+    _SKELETONS[key] = skeleton
+    for alias in aliases:
+        _ALIASES[alias.lower()] = key
+    return skeleton
 
 # Per-joint weights of the RTPCA/MixSTE training code (weighted MPJPE, TCLoss):
 # torso 1.0, head 1.5, mid-limb 2.5, end-limb 4.0 for H36M-17. The HumanEva-15
@@ -244,7 +174,7 @@ def reorder_joints(x: Array, src: Union[str, Skeleton], dst: Union[str, Skeleton
     """Re-index joints from layout ``src`` to layout ``dst`` by joint name.
 
     Every joint of ``dst`` must exist (by name) in ``src``; use
-    :func:`coco_to_h36m` for layouts that need derived joints.
+    :func:`posezoo.skeleton.convert_layout` for layouts that need derived joints.
     """
     s, d = get_skeleton(src), get_skeleton(dst)
     _check_pose(x, s.num_joints)
@@ -252,69 +182,3 @@ def reorder_joints(x: Array, src: Union[str, Skeleton], dst: Union[str, Skeleton
     if missing:
         raise ValueError(f"cannot map {s.name} -> {d.name}: {s.name} lacks {', '.join(missing)}")
     return _take_joints(x, [s.index(n) for n in d.joint_names])
-
-
-def _mean(a: Array, b: Array) -> Array:
-    return (a + b) / 2
-
-
-def _minimum(a: Array, b: Array) -> Array:
-    return torch.minimum(a, b) if isinstance(a, torch.Tensor) else np.minimum(a, b)
-
-
-def _stack_joints(joints: list, like: Array) -> Array:
-    if isinstance(like, torch.Tensor):
-        return torch.stack(joints, dim=-2)
-    return np.stack(joints, axis=-2)
-
-
-def coco_to_h36m(
-    keypoints: Array, confidence: Array | None = None
-) -> Array | tuple[Array, Array]:
-    """Convert COCO-17 keypoints to the H36M-17 layout.
-
-    Derived joints: pelvis = mean of the hips, thorax = mean of the shoulders,
-    spine = mean of pelvis and thorax, head_top = mean of the eyes, nose = the
-    COCO nose; limbs are copied by index. A derived joint's confidence is the
-    minimum of the confidences it is made from.
-
-    Args:
-        keypoints: ``(..., 17, C)`` in COCO-17 order.
-        confidence: optional ``(..., 17)`` scores, carried through.
-
-    Returns:
-        ``(..., 17, C)`` in H36M-17 order, and the ``(..., 17)`` confidences
-        when ``confidence`` was given.
-    """
-    _check_pose(keypoints, 17, "keypoints")
-    c = COCO_17.index
-    k = lambda name: keypoints[..., c(name), :]  # noqa: E731
-    pelvis = _mean(k("left_hip"), k("right_hip"))
-    thorax = _mean(k("left_shoulder"), k("right_shoulder"))
-    derived = {
-        "pelvis": pelvis,
-        "thorax": thorax,
-        "spine": _mean(pelvis, thorax),
-        "head_top": _mean(k("left_eye"), k("right_eye")),
-    }
-    out = _stack_joints(
-        [derived[n] if n in derived else k(n) for n in H36M_17.joint_names], keypoints
-    )
-    if confidence is None:
-        return out
-    if tuple(confidence.shape) != tuple(keypoints.shape[:-1]):
-        raise ValueError(
-            f"confidence must have shape {tuple(keypoints.shape[:-1])}, got {tuple(confidence.shape)}"
-        )
-    s = lambda name: confidence[..., c(name)]  # noqa: E731
-    hips = _minimum(s("left_hip"), s("right_hip"))
-    shoulders = _minimum(s("left_shoulder"), s("right_shoulder"))
-    derived_conf = {
-        "pelvis": hips,
-        "thorax": shoulders,
-        "spine": _minimum(hips, shoulders),
-        "head_top": _minimum(s("left_eye"), s("right_eye")),
-    }
-    conf = [derived_conf[n] if n in derived_conf else s(n) for n in H36M_17.joint_names]
-    conf_out = torch.stack(conf, dim=-1) if isinstance(confidence, torch.Tensor) else np.stack(conf, -1)
-    return out, conf_out

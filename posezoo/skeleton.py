@@ -23,6 +23,8 @@ from typing import Sequence, TypeVar, Union
 import numpy as np
 import torch
 
+from ._validation import check_real_array
+
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 __all__ = [
@@ -206,13 +208,20 @@ def joint_weights(skeleton: Union[str, Skeleton] = "h36m") -> torch.Tensor:
     return torch.tensor(_JOINT_WEIGHTS[skel.name], dtype=torch.float32)
 
 
-def _check_pose(x: Array, num_joints: int, name: str = "pose") -> None:
-    if not isinstance(x, (np.ndarray, torch.Tensor)):
-        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
+def _check_pose(
+    x: Array, num_joints: int, name: str = "pose", *, finite: bool = True, allow_bool: bool = False
+) -> None:
+    check_real_array(name, x, finite=False, allow_bool=allow_bool)
     if x.ndim < 2 or x.shape[-2] != num_joints:
         raise ValueError(
             f"{name} must have shape (..., {num_joints}, C), got {tuple(x.shape)}"
         )
+    if finite:
+        try:
+            check_real_array(name, x, finite=True, allow_bool=allow_bool)
+        except ValueError as exc:
+            raise ValueError(f"{exc}; mark missing joints with a confidence/mask and pass allow_nonfinite=True "
+                             "(or confidence= for coco_to_h36m) to let them through") from None
 
 
 def _take_joints(x: Array, index: Sequence[int]) -> Array:
@@ -221,33 +230,41 @@ def _take_joints(x: Array, index: Sequence[int]) -> Array:
     return x[..., list(index), :]
 
 
-def flip_pose(x: Array, skeleton: Union[str, Skeleton] = "h36m") -> Array:
+def flip_pose(x: Array, skeleton: Union[str, Skeleton] = "h36m", *, allow_nonfinite: bool = False) -> Array:
     """Mirror poses left-right: negate x and swap left/right joints.
 
     Args:
         x: ``(..., J, C)`` poses, C >= 1, with x as the first coordinate and
-            centred at 0 (root-relative 3D, or normalised screen coordinates).
+            centred at 0 (root-relative 3D, or normalised screen coordinates);
+            integer or floating dtype (bool, complex and object arrays raise
+            ``TypeError``).
         skeleton: joint layout of ``x``.
+        allow_nonfinite: let NaN/inf (e.g. missing joints marked by a separate
+            mask) pass through; by default they raise ``ValueError``.
 
     Returns:
         Mirrored poses of the same shape and kind. Flipping twice is the identity.
     """
     skel = get_skeleton(skeleton)
-    _check_pose(x, skel.num_joints)
+    _check_pose(x, skel.num_joints, finite=not allow_nonfinite)
     out = _take_joints(x, skel.flip_permutation)
     out = out.clone() if isinstance(out, torch.Tensor) else out.copy()
     out[..., 0] = -out[..., 0]
     return out
 
 
-def reorder_joints(x: Array, src: Union[str, Skeleton], dst: Union[str, Skeleton]) -> Array:
+def reorder_joints(
+    x: Array, src: Union[str, Skeleton], dst: Union[str, Skeleton], *, allow_nonfinite: bool = False
+) -> Array:
     """Re-index joints from layout ``src`` to layout ``dst`` by joint name.
 
     Every joint of ``dst`` must exist (by name) in ``src``; use
-    :func:`coco_to_h36m` for layouts that need derived joints.
+    :func:`coco_to_h36m` for layouts that need derived joints. ``x`` is
+    ``(..., J, C)`` of integer, floating or bool dtype (per-joint flags
+    reorder too); NaN/inf raise ``ValueError`` unless ``allow_nonfinite``.
     """
     s, d = get_skeleton(src), get_skeleton(dst)
-    _check_pose(x, s.num_joints)
+    _check_pose(x, s.num_joints, finite=not allow_nonfinite, allow_bool=True)
     missing = [n for n in d.joint_names if n not in s.joint_names]
     if missing:
         raise ValueError(f"cannot map {s.name} -> {d.name}: {s.name} lacks {', '.join(missing)}")
@@ -279,14 +296,29 @@ def coco_to_h36m(
     minimum of the confidences it is made from.
 
     Args:
-        keypoints: ``(..., 17, C)`` in COCO-17 order.
-        confidence: optional ``(..., 17)`` scores, carried through.
+        keypoints: ``(..., 17, C)`` in COCO-17 order, integer or floating.
+            Non-finite values raise ``ValueError`` unless ``confidence`` marks
+            them missing (score ``<= 0``); derived joints built from a missing
+            joint are then non-finite with confidence 0 as well.
+        confidence: optional ``(..., 17)`` finite scores, carried through.
 
     Returns:
         ``(..., 17, C)`` in H36M-17 order, and the ``(..., 17)`` confidences
         when ``confidence`` was given.
     """
-    _check_pose(keypoints, 17, "keypoints")
+    _check_pose(keypoints, 17, "keypoints", finite=confidence is None)
+    if confidence is not None:
+        check_real_array("confidence", confidence)
+        if type(confidence) is not type(keypoints):
+            raise TypeError("keypoints and confidence must both be numpy arrays or both torch tensors")
+        if tuple(confidence.shape) != tuple(keypoints.shape[:-1]):
+            raise ValueError(
+                f"confidence must have shape {tuple(keypoints.shape[:-1])}, got {tuple(confidence.shape)}"
+            )
+        finite = torch.isfinite(keypoints).all(-1) if isinstance(keypoints, torch.Tensor) \
+            else np.isfinite(keypoints).all(-1)
+        if bool((~finite & (confidence > 0)).any()):
+            raise ValueError("keypoints hold NaN or inf values at joints whose confidence is > 0")
     c = COCO_17.index
     k = lambda name: keypoints[..., c(name), :]  # noqa: E731
     pelvis = _mean(k("left_hip"), k("right_hip"))
@@ -302,10 +334,6 @@ def coco_to_h36m(
     )
     if confidence is None:
         return out
-    if tuple(confidence.shape) != tuple(keypoints.shape[:-1]):
-        raise ValueError(
-            f"confidence must have shape {tuple(keypoints.shape[:-1])}, got {tuple(confidence.shape)}"
-        )
     s = lambda name: confidence[..., c(name)]  # noqa: E731
     hips = _minimum(s("left_hip"), s("right_hip"))
     shoulders = _minimum(s("left_shoulder"), s("right_shoulder"))

@@ -7,6 +7,8 @@ from typing import Any, Sequence, TypeVar, Union
 import numpy as np
 import torch
 
+from .._validation import check_real_array
+
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 ArrayLike = Union[np.ndarray, torch.Tensor, float, int, Sequence[float]]
 
@@ -18,15 +20,24 @@ def is_torch(x: Any) -> bool:
 
 
 def check_array(x: Any, name: str) -> None:
-    if not isinstance(x, (np.ndarray, torch.Tensor)):
-        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
+    """A numpy array or tensor of finite real numbers (``TypeError`` / ``ValueError`` otherwise)."""
+    check_real_array(name, x, finite=True)
 
 
-def as_like(value: ArrayLike, like: Array) -> Array:
+def as_like(value: ArrayLike, like: Array, name: str = "camera parameter") -> Array:
     """``value`` as the kind of ``like``: same library, floating dtype of ``like``, same device.
 
     Integer ``like`` arrays give float32 (torch) / float64 (numpy) results.
+    ``value`` must hold finite real numbers (``TypeError`` / ``ValueError`` otherwise).
     """
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        check_real_array(name, value, finite=True)
+    else:
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError) as exc:  # ragged nesting
+            raise TypeError(f"{name} must be a number or an array of numbers, got {type(value).__name__}: {exc}") from None
+        check_real_array(name, arr, finite=True)
     if isinstance(like, torch.Tensor):
         dtype = like.dtype if like.is_floating_point() else torch.float32
         if isinstance(value, torch.Tensor):

@@ -214,7 +214,9 @@ def project_points(
             distortion (VideoPose3D's differentiable ``project_to_2d`` uses 1).
 
     Returns:
-        ``(..., 2)`` pixel coordinates. Points with ``z == 0`` give inf/nan.
+        ``(..., 2)`` pixel coordinates. Points with ``z == 0`` raise ``ValueError``
+        (no projection); points behind the camera (``z < 0``) project through
+        the centre, as in the H36M code. Non-finite inputs raise ``ValueError``.
     """
     _check_last(x, 3, "x")
     nd = x.ndim
@@ -222,6 +224,12 @@ def project_points(
     c = expand_params(as_like(center, x), nd)
     _check_last(f, 2, "focal_length")
     _check_last(c, 2, "center")
+    on_plane = (x[..., 2] == 0).any() if isinstance(x, torch.Tensor) else np.any(x[..., 2] == 0)
+    if not (isinstance(x, torch.Tensor) and torch.compiler.is_compiling()) and bool(on_plane):
+        raise ValueError(
+            "x holds points with z == 0 (on the camera plane): they have no projection; "
+            "points must lie in front of the camera (z > 0)"
+        )
     xy = x[..., :2] / x[..., 2:3]
     if clamp is not None:
         xy = xy.clamp(-clamp, clamp) if isinstance(xy, torch.Tensor) else np.clip(xy, -clamp, clamp)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from .._arrays import ArrayLike
+from .._validation import check_real_array
 from ..skeleton import Skeleton, flip_pose
 
 __all__ = ["merge_flipped", "flip_tta_average"]
@@ -21,6 +22,7 @@ def merge_flipped(pred: ArrayLike, pred_of_flipped: ArrayLike, skeleton: Skeleto
     Args:
         pred: ``(..., J, 3)`` prediction for the original input.
         pred_of_flipped: ``(..., J, 3)`` prediction for the mirrored input.
+            Both must hold finite real numbers (``TypeError`` / ``ValueError`` otherwise).
         skeleton: joint layout of the predictions (left/right permutation of
             :func:`posezoo.skeleton.flip_pose`).
     """
@@ -29,6 +31,8 @@ def merge_flipped(pred: ArrayLike, pred_of_flipped: ArrayLike, skeleton: Skeleto
             "pred and pred_of_flipped must both be numpy arrays or both tensors, got "
             f"{type(pred).__name__} and {type(pred_of_flipped).__name__}"
         )
+    check_real_array("pred", pred)
+    check_real_array("pred_of_flipped", pred_of_flipped)
     if pred.shape != pred_of_flipped.shape:
         raise ValueError(
             f"pred and pred_of_flipped must have the same shape, got {tuple(pred.shape)} "

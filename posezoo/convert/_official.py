@@ -141,10 +141,10 @@ def convert_official(
         raise FileNotFoundError(f"official checkpoint not found: {path}")
     try:
         return _CONVERTERS[family].fn(path, config, joint_order)
-    except ValueError as exc:
-        if str(path) in str(exc):
-            raise
-        raise WeightsError(f"{path}: {exc}") from exc  # name the file (WeightsError is a ValueError)
+    except WeightsError:
+        raise
+    except ValueError as exc:  # a file or config problem: a WeightsError (still a ValueError) naming the file
+        raise WeightsError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from exc
     except (TypeError, FileNotFoundError, ImportError):
         raise  # already clean
     except (ArithmeticError, LookupError, AttributeError, RuntimeError, EOFError, OSError, RecursionError) as exc:

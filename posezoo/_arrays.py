@@ -37,6 +37,8 @@ def as_tensor(x: Any, name: str) -> tuple[torch.Tensor, bool]:
     if isinstance(x, torch.Tensor):
         tensor, was_numpy = x, False
     elif isinstance(x, np.ndarray):
+        if x.dtype.kind != "f":  # also refuses object/string arrays before torch sees them
+            raise TypeError(f"{name} must have a floating-point dtype, got {x.dtype}")
         tensor, was_numpy = torch.from_numpy(np.ascontiguousarray(x)), True
     else:
         raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")

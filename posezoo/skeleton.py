@@ -212,9 +212,9 @@ def _check_pose(
     x: Array, num_joints: int, name: str = "pose", *, finite: bool = True, allow_bool: bool = False
 ) -> None:
     check_real_array(name, x, finite=False, allow_bool=allow_bool)
-    if x.ndim < 2 or x.shape[-2] != num_joints:
+    if x.ndim < 2 or x.shape[-2] != num_joints or x.shape[-1] < 1:
         raise ValueError(
-            f"{name} must have shape (..., {num_joints}, C), got {tuple(x.shape)}"
+            f"{name} must have shape (..., {num_joints}, C) with C >= 1, got {tuple(x.shape)}"
         )
     if finite:
         try:

@@ -74,7 +74,7 @@ def _size_params(x: Array, w: ArrayLike, h: ArrayLike) -> tuple[Array, Array]:
     one = w_ * 0 + 1
     offset = stack([one, h_ / w_], axis=-1)  # (*L, 2)
     scale = w_[..., None]
-    return expand_params(scale, x.ndim), expand_params(offset, x.ndim)
+    return expand_params(scale, x), expand_params(offset, x)
 
 
 def normalize_screen_coordinates(x: Array, w: ArrayLike, h: ArrayLike) -> Array:
@@ -115,7 +115,7 @@ def qrot(q: Array, v: Array) -> Array:
     """Rotate vectors ``v (..., 3)`` by unit quaternions ``q (*L, 4)`` (``L`` a prefix of ``v``'s axes)."""
     _check_last(q, 4, "q")
     _check_last(v, 3, "v")
-    q = expand_params(as_like(q, v), v.ndim)
+    q = expand_params(as_like(q, v), v)
     w, u = q[..., :1], q[..., 1:]
     uv = cross(u, v)
     uuv = cross(u, uv)
@@ -182,7 +182,7 @@ def world_to_camera(x: Array, orientation: ArrayLike, translation: ArrayLike) ->
     """
     _check_last(x, 3, "x")
     q = as_like(orientation, x)
-    t = expand_params(as_like(translation, x), x.ndim)
+    t = expand_params(as_like(translation, x), x)
     return qrot(qinverse(q), x - t)
 
 
@@ -190,7 +190,7 @@ def camera_to_world(x: Array, orientation: ArrayLike, translation: ArrayLike) ->
     """Camera -> world frame: ``R(q) x + t``; the inverse of :func:`world_to_camera`."""
     _check_last(x, 3, "x")
     q = as_like(orientation, x)
-    t = expand_params(as_like(translation, x), x.ndim)
+    t = expand_params(as_like(translation, x), x)
     return qrot(q, x) + t
 
 
@@ -219,9 +219,8 @@ def project_points(
         the centre, as in the H36M code. Non-finite inputs raise ``ValueError``.
     """
     _check_last(x, 3, "x")
-    nd = x.ndim
-    f = expand_params(as_like(focal_length, x), nd)
-    c = expand_params(as_like(center, x), nd)
+    f = expand_params(as_like(focal_length, x), x)
+    c = expand_params(as_like(center, x), x)
     _check_last(f, 2, "focal_length")
     _check_last(c, 2, "center")
     on_plane = (x[..., 2] == 0).any() if isinstance(x, torch.Tensor) else np.any(x[..., 2] == 0)
@@ -237,12 +236,12 @@ def project_points(
         r2 = (xy * xy).sum(-1, keepdims=True) if isinstance(xy, np.ndarray) else (xy * xy).sum(-1, keepdim=True)
         factor = 1
         if radial_distortion is not None:
-            k = expand_params(as_like(radial_distortion, x), nd)
+            k = expand_params(as_like(radial_distortion, x), x)
             _check_last(k, 3, "radial_distortion")
             factor = 1 + k[..., 0:1] * r2 + k[..., 1:2] * r2 ** 2 + k[..., 2:3] * r2 ** 3
         offset = 0
         if tangential_distortion is not None:
-            p = expand_params(as_like(tangential_distortion, x), nd)
+            p = expand_params(as_like(tangential_distortion, x), x)
             _check_last(p, 2, "tangential_distortion")
             tan = p[..., 0:1] * xy[..., 0:1] + p[..., 1:2] * xy[..., 1:2]
             factor = factor + tan
@@ -276,6 +275,8 @@ def look_at(position: Array, target: Array, up: Sequence[float] = (0.0, 0.0, 1.0
     up_ = as_like(up, position)
     forward = target - position
     norm = sqrt((forward * forward).sum(-1))[..., None]
+    if bool((norm < 1e-12).any()):
+        raise ValueError("look_at: position and target coincide; the viewing direction is undefined")
     forward = forward / norm
     right = cross(forward, up_ + forward * 0)
     right_norm = sqrt((right * right).sum(-1))[..., None]

@@ -44,7 +44,7 @@ def _missing_mask(
     x: torch.Tensor, confidence: Optional[ArrayOrTensor], min_confidence: float, name: str
 ) -> torch.Tensor:
     """``(T, J)`` bool mask of keypoints to treat as missing; validates finiteness."""
-    check_float("min_confidence", min_confidence)
+    min_confidence = check_float("min_confidence", min_confidence)
     t, j = x.shape[:2]
     if confidence is None:
         missing = torch.zeros(t, j, dtype=torch.bool)

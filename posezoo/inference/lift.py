@@ -118,7 +118,7 @@ def lift(
         single = False
     else:
         seqs, confs, single = [keypoints_2d], [confidence], True
-    batch_size = check_int("batch_size", batch_size, numpy_ok=True)
+    batch_size = check_int("batch_size", batch_size, numpy_ok=True, limit="max_windows")
     input_stride = check_int("input_stride", input_stride, numpy_ok=True)
     dev = _checked_device(device, net, from_name, seqs)  # validated before the model moves
     outs = []

@@ -79,7 +79,7 @@ def refine(
     if sample_interval is not None and sample_interval != k:
         raise ValueError(f"sample_interval={sample_interval} does not match the model's sample_interval={k}")
     step = 1 if window_step is None else check_int("window_step", window_step, numpy_ok=True)
-    batch_size = check_int("batch_size", batch_size, numpy_ok=True)
+    batch_size = check_int("batch_size", batch_size, numpy_ok=True, limit="max_windows")
 
     _check_sequence(poses, "poses")
     flat = poses.ndim == 2

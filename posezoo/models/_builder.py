@@ -158,7 +158,7 @@ def create_model(
         model = entry.model_cls(**kwargs)
     except TypeError as exc:
         raise TypeError(f"{name}: invalid constructor arguments {sorted(overrides)}: {exc}") from exc
-    except (OverflowError, ZeroDivisionError, KeyError, IndexError) as exc:  # arithmetic on absurd values
+    except (OverflowError, ZeroDivisionError, KeyError, IndexError, RuntimeError) as exc:  # absurd sizes/values
         raise ValueError(f"{name}: invalid constructor arguments {sorted(overrides)}: {type(exc).__name__}: {exc}") from exc
     cfg = _base_cfg(entry, kwargs)
     result: Optional[LoadResult] = None

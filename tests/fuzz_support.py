@@ -10,6 +10,7 @@ leave its arguments unchanged when it fails (compared by fingerprint).
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import signal
 from datetime import timedelta
@@ -108,7 +109,7 @@ VALUES = st.sampled_from([
     0, -1, 1, 2, 3, 10**6, 10**12, 2**63, 0.5, 1.5, 2.0, -1e-9, 1e-9, float("nan"), float("inf"), -float("inf"),
     True, False, None, "3", "h36m", "", [], [1], [[1, 1]], [3, 3, 3], [0, 0], {"a": 1}, (1, 1), np.int64(3),
     np.float32(2.0), 1j, b"x", object(),
-])
+]).map(copy.deepcopy)  # fresh containers: a case may put them into structures it then mutates
 
 
 @st.composite

@@ -6,6 +6,7 @@ Public API re-exports only; see the docs for each sub-module.
 __version__ = "0.1.0.dev0"
 
 from . import data, io, losses, metrics, skeleton
+from ._validation import Limits, limits
 from .convert import from_official
 from .models import (
     PoseModel,
@@ -41,6 +42,8 @@ __all__ = [
     "register_model",
     "save_pretrained",
     "count_flops",
+    "Limits",
+    "limits",
     "lift",
     "refine",
     "root_trajectory",

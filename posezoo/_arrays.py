@@ -30,15 +30,22 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def as_tensor(x: Any, name: str) -> tuple[torch.Tensor, bool]:
-    """Convert a numpy array or tensor to a floating tensor; also return whether it was numpy."""
+    """Convert a numpy array or tensor to a floating tensor; also return whether it was numpy.
+
+    ``TypeError`` for other kinds and non-floating dtypes, ``ValueError`` for empty inputs.
+    """
     if isinstance(x, torch.Tensor):
         tensor, was_numpy = x, False
     elif isinstance(x, np.ndarray):
+        if x.dtype.kind != "f":  # also refuses object/string arrays before torch sees them
+            raise TypeError(f"{name} must have a floating-point dtype, got {x.dtype}")
         tensor, was_numpy = torch.from_numpy(np.ascontiguousarray(x)), True
     else:
         raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
     if not torch.is_floating_point(tensor):
         raise TypeError(f"{name} must have a floating-point dtype, got {tensor.dtype}")
+    if tensor.numel() == 0:  # a mean over nothing is NaN: refuse instead of returning it
+        raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)}); expected at least one pose")
     return tensor.to(compute_dtype(tensor.dtype)), was_numpy
 
 

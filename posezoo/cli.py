@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import sys
 from typing import Callable, Optional, Sequence
 
@@ -130,10 +131,12 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
+    from ._validation import read_json
     from .convert import from_official
     from .models import save_pretrained
 
-    config = json.loads(args.config) if args.config and args.config.lstrip().startswith("{") else args.config
+    inline = args.config and args.config.lstrip().startswith("{")
+    config = read_json("", "official config", text=args.config) if inline else args.config
     model = from_official(args.family, args.checkpoint, config=config, joint_order=args.joint_order)
     out = save_pretrained(model, args.output)
     print(f"converted {args.checkpoint} -> {out} ({type(model).__name__}, "
@@ -190,7 +193,18 @@ def _add_lift_command(sub: argparse._SubParsersAction) -> None:
 _EXTRA_COMMANDS.append(_add_lift_command)
 
 
+#: Errors that mean "bad input" (WeightsError is a ValueError; FileNotFoundError an OSError).
+_INPUT_ERRORS = (ValueError, TypeError, OSError, ImportError, pickle.UnpicklingError)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run one command. Every failure of any command prints one ``posezoo CMD: error: ...`` line on
+    stderr and returns 2 (no traceback; set ``POSEZOO_TRACEBACK=1`` to see one)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -200,8 +214,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except BrokenPipeError:
         _discard_stdout()
         return 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader closed the pipe
-    except (ValueError, FileNotFoundError, TypeError) as exc:
-        print(f"posezoo {args.command}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"posezoo {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the command line answers every error the same way
+        if os.environ.get("POSEZOO_TRACEBACK"):
+            raise
+        if isinstance(exc, _INPUT_ERRORS):
+            print(f"posezoo {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        else:  # a bug in posezoo rather than bad input: say so, still without a traceback
+            print(f"posezoo {args.command}: error: internal error {type(exc).__name__}: {_one_line(exc)} "
+                  "(please report it; POSEZOO_TRACEBACK=1 shows the traceback)", file=sys.stderr)
         return 2
 
 

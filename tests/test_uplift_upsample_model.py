@@ -65,7 +65,7 @@ def test_valid_geometries_reduce_to_one_token(n: int, strides: list, paddings: l
         (dict(temporal_dim=17), r"temporal_dim \(17\) must be divisible by num_heads \(2\)"),
         (dict(joint_order="coco", num_joints=15), r"joint_order 'coco' has 17 joints but num_joints=15"),
         (dict(joint_order="nope"), r"unknown skeleton"),
-        (dict(num_frames=0), r"num_frames must be >= 1"),
+        (dict(num_frames=0), r"num_frames must be a positive int, got 0"),
     ],
 )
 def test_invalid_geometries_fail_at_construction(kwargs: dict, match: str) -> None:

@@ -8,7 +8,7 @@ from ._official import (
     list_converters,
     register_converter,
 )
-from ._safe_load import load_pickled_checkpoint, strip_prefix
+from ._safe_load import UnsafeCheckpointError, load_pickled_checkpoint, strip_prefix
 
 # Families register their converters on import (one line each).
 from . import mixsynthformer, rtpca, uplift_upsample  # noqa: E402,F401
@@ -22,4 +22,5 @@ __all__ = [
     "register_converter",
     "load_pickled_checkpoint",
     "strip_prefix",
+    "UnsafeCheckpointError",
 ]

@@ -20,6 +20,8 @@ from typing import Any, Callable, Mapping, Optional, Union
 import torch
 from torch import nn
 
+from ..models._weights import WeightsError
+
 __all__ = [
     "OfficialConversion",
     "register_converter",
@@ -119,15 +121,42 @@ def convert_official(
     config: Optional[Union[Mapping, PathLike]] = None,
     joint_order: str = "h36m",
 ) -> OfficialConversion:
-    """Convert an official checkpoint into posezoo naming without building a model."""
-    if family not in _CONVERTERS:
+    """Convert an official checkpoint into posezoo naming without building a model.
+
+    Every failure is a ``FileNotFoundError`` (no such file), a ``TypeError`` /
+    ``ValueError`` about the arguments or the config, or a
+    :class:`~posezoo.WeightsError` naming the file and what was expected; the raw
+    errors of the readers (zip, pickle, HDF5) never escape.
+    """
+    if not isinstance(family, str) or family not in _CONVERTERS:
         raise ValueError(
             f"no official-checkpoint converter for family {family!r}; available: {', '.join(list_converters()) or 'none'}"
         )
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a path, got {type(checkpoint).__name__}")
+    if not isinstance(joint_order, str):
+        raise TypeError(f"joint_order must be a str ('h36m' or 'official'), got {type(joint_order).__name__}")
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"official checkpoint not found: {path}")
-    return _CONVERTERS[family].fn(path, config, joint_order)
+    try:
+        return _CONVERTERS[family].fn(path, config, joint_order)
+    except WeightsError:
+        raise
+    except ValueError as exc:  # a file or config problem: a WeightsError (still a ValueError) naming the file
+        raise WeightsError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from exc
+    except (TypeError, FileNotFoundError, ImportError):
+        raise  # already clean
+    except (ArithmeticError, LookupError, AttributeError, RuntimeError, EOFError, OSError, RecursionError) as exc:
+        raise WeightsError(
+            f"{path}: cannot convert this {family} checkpoint (with config {_describe(config)}): "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _describe(config: Any) -> str:
+    text = repr(config) if not isinstance(config, Mapping) else "{" + ", ".join(map(repr, list(config)[:8])) + ", ...}"
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def from_official(
@@ -153,7 +182,10 @@ def from_official(
     from ..models._weights import load_state_dict_checked
 
     conv = convert_official(family, checkpoint, config, joint_order)
-    model = conv.model_cls(**conv.kwargs)
+    try:
+        model = conv.model_cls(**conv.kwargs)
+    except (TypeError, ValueError) as exc:
+        raise WeightsError(f"{checkpoint}: the checkpoint describes a model posezoo refuses to build: {exc}") from exc
     load_state_dict_checked(model, conv.state_dict, strict=True)
     model.pretrained_cfg = {
         "tag": None,

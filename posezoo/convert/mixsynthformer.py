@@ -33,7 +33,8 @@ unaffected. Joint order is kept as in the checkpoint.
 
 from __future__ import annotations
 
-import json
+import math
+import os
 import re
 import warnings
 from pathlib import Path
@@ -41,6 +42,7 @@ from typing import Any, Mapping, Optional, Union
 
 import torch
 
+from .._validation import check_bool, check_float, check_int, check_probability, check_str_keys, read_json
 from ..models._weights import WeightsError
 from ._official import OfficialConversion, PathLike, register_converter
 from ._safe_load import load_pickled_checkpoint, strip_prefix
@@ -76,12 +78,24 @@ def rename_official_key(key: str) -> str:
 def _read_config(config: Optional[Union[Mapping, PathLike]]) -> dict[str, Any]:
     if config is None:
         return {}
+    if isinstance(config, (str, os.PathLike)):
+        config = read_json(config, "MixSynthFormer config")
     if not isinstance(config, Mapping):
-        config = json.loads(Path(config).read_text())
-    config = dict(config.get("constructor_kwargs", config))
+        raise TypeError(f"config must be a dict or a JSON file path, got {type(config).__name__}")
+    config = check_str_keys("config", config.get("constructor_kwargs", config))
     unknown = sorted(set(config) - _CONFIG_KEYS)
     if unknown:
         raise ValueError(f"unknown MixSynthFormer config keys {unknown}; known: {sorted(_CONFIG_KEYS)}")
+    for key in ("sample_interval", "step", "joint_dim", "emb_dim", "num_encoder_layers", "reduce_token",
+                "reduce_channel", "num_joints", "in_channels"):
+        if config.get(key) is not None:
+            check_int(f"config {key}", config[key], limit="max_width")
+    if "expansion_factor" in config:
+        check_float("config expansion_factor", config["expansion_factor"], minimum=0.0, exclusive_minimum=True)
+    if "dropout" in config:
+        check_probability("config dropout", config["dropout"])
+    if "keep_unused_value_reduce" in config:
+        check_bool("config keep_unused_value_reduce", config["keep_unused_value_reduce"])
     return config
 
 
@@ -92,10 +106,12 @@ def _shape(sd: Mapping[str, torch.Tensor], key: str) -> tuple[int, ...]:
 
 
 def _reduction(full: int, rows: int, what: str) -> int:
-    for r in range(1, full + 1):
+    """Smallest r with ``full // r == rows`` (computed, never searched: sizes come from untrusted files)."""
+    if rows >= 1 and full >= rows:
+        r = full // (rows + 1) + 1  # full // r == rows  <=>  full / (rows + 1) < r <= full / rows
         if full // r == rows:
             return r
-    raise WeightsError(f"{what}: {rows} rows is not {full} // r for any integer r")
+    raise WeightsError(f"{what}: {rows} rows is not {full} // r for any integer r >= 1")
 
 
 def _joint_layout(features: int, cfg: Mapping[str, Any]) -> tuple[int, int, str]:
@@ -103,7 +119,7 @@ def _joint_layout(features: int, cfg: Mapping[str, Any]) -> tuple[int, int, str]
     if j is not None or d is not None:
         j = j if j is not None else features // d
         d = d if d is not None else features // j
-        if j * d != features:
+        if j < 1 or d < 1 or j * d != features:
             raise ValueError(f"config num_joints x in_channels = {j} x {d} != {features} features in the checkpoint")
         return j, d, "config"
     if features in KNOWN_LAYOUTS:
@@ -198,11 +214,16 @@ def convert_mixsynthformer(
     elif ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
         sd = ckpt  # a bare state dict
     else:
-        raise WeightsError(f"{path}: no 'state_dict' entry; top-level keys: {sorted(ckpt)}")
-    sd = strip_prefix(dict(sd), "module.")
-    non_tensor = [k for k, v in sd.items() if not isinstance(v, torch.Tensor)]
+        raise WeightsError(f"{path}: no 'state_dict' entry; top-level keys: {sorted(map(str, ckpt))}")
+    if not isinstance(sd, Mapping):
+        raise WeightsError(f"{path}: 'state_dict' is a {type(sd).__name__}, not a mapping of names to tensors")
+    non_tensor = [repr(k) for k, v in sd.items() if not isinstance(v, torch.Tensor) or not isinstance(k, str)]
     if non_tensor:
-        raise WeightsError(f"{path}: state_dict entries that are not tensors: {non_tensor}")
+        raise WeightsError(f"{path}: state_dict entries that are not tensors or have non-string keys: {non_tensor[:12]}")
+    sd = strip_prefix(dict(sd), "module.")
+    not_float = [f"{k} ({v.dtype})" for k, v in sd.items() if not v.is_floating_point()]
+    if not_float:  # never cast integer/bool/complex data into float weights
+        raise WeightsError(f"{path}: official weights must be floating point; non-floating tensors: {not_float[:12]}")
 
     arch, info = infer_mixsynthformer_kwargs(sd, cfg)
     keep_unused = bool(cfg.get("keep_unused_value_reduce", False))
@@ -237,10 +258,14 @@ def convert_mixsynthformer(
         raise WeightsError(f"{path}: " + "; ".join(parts))
 
     performance = ckpt.get("performance") if isinstance(ckpt.get("performance"), Mapping) else {}
+    epoch = ckpt.get("epoch")
     meta = {
-        "epoch": ckpt.get("epoch"),
-        "official_metrics": {
-            k: round(float(v), 6) for k, v in performance.items() if isinstance(v, (torch.Tensor, float, int))
+        "epoch": epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None,
+        "official_metrics": {  # plain finite numbers only (this metadata is copied into config.json)
+            str(k): round(float(v), 6) for k, v in performance.items()
+            if (isinstance(v, (float, int)) and not isinstance(v, bool))
+            or (isinstance(v, torch.Tensor) and v.numel() == 1 and v.is_floating_point())
+            if math.isfinite(float(v))
         },
         **info,
     }

@@ -28,7 +28,6 @@ Any other key that cannot be mapped is an error that lists it.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any, Mapping, Optional, Union
 
 import torch
 
+from .._validation import check_bool, check_float, check_int, check_probability, check_str_keys, read_json
 from ..layers.tpca import pyramid_lengths
 from ._official import OfficialConversion, register_converter
 from ._safe_load import load_pickled_checkpoint, strip_prefix
@@ -76,9 +76,12 @@ def _read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
         )
     if not isinstance(state, Mapping):
         raise ValueError(f"{path}: 'model_pos' is a {type(state).__name__}, not a state dict")
-    bad = [str(k) for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    bad = [str(k) for k, v in state.items() if not isinstance(v, torch.Tensor) or not isinstance(k, str)]
     if bad:
-        raise ValueError(f"{path}: non-tensor entries in the state dict: {_fmt_keys(bad)}")
+        raise ValueError(f"{path}: non-tensor entries or non-string keys in the state dict: {_fmt_keys(bad)}")
+    not_float = [f"{k} ({v.dtype})" for k, v in state.items() if not v.is_floating_point()]
+    if not_float:
+        raise ValueError(f"{path}: official weights must be floating point; non-floating tensors: {_fmt_keys(not_float)}")
     meta = {k: ckpt[k] for k in ("epoch", "lr") if isinstance(ckpt.get(k), (int, float))}
     return strip_prefix(dict(state), "module."), meta
 
@@ -93,16 +96,14 @@ def _read_config(config: Optional[Union[Mapping, PathLike]]) -> dict[str, Any]:
     if isinstance(config, (str, os.PathLike)):
         text = str(config)
         if isinstance(config, str) and text.lstrip().startswith("{"):
-            config = json.loads(text)
+            config = read_json("", "official RTPCA/MixSTE config", text=text)
         else:
-            path = Path(config)
-            if not path.is_file():
-                raise FileNotFoundError(f"config file not found: {path}")
-            config = json.loads(path.read_text())
+            config = read_json(config, "official RTPCA/MixSTE config")
     if not isinstance(config, Mapping):
         raise TypeError(f"config must be a dict, a JSON string or a JSON file path, got {type(config).__name__}")
     if "constructor_kwargs" in config:
         config = config["constructor_kwargs"]
+    config = check_str_keys("config", config)
     unknown = sorted(set(config) - set(OFFICIAL_KWARGS))
     if unknown:
         raise ValueError(
@@ -112,6 +113,16 @@ def _read_config(config: Optional[Union[Mapping, PathLike]]) -> dict[str, Any]:
         raise ValueError(f"qk_scale={config['qk_scale']!r} is not supported (the official models use None = d**-0.5)")
     if config.get("norm_layer") is not None:
         raise ValueError(f"norm_layer={config['norm_layer']!r} is not supported (the official models use None)")
+    for key in ("num_frame", "embed_dim_ratio", "depth", "num_joints", "in_chans", "num_heads"):
+        if key in config:
+            check_int(f"config {key}", config[key], limit="max_depth" if key == "depth" else "max_width")
+    if "mlp_ratio" in config:
+        check_float("config mlp_ratio", config["mlp_ratio"], minimum=0.0, exclusive_minimum=True)
+    for key in ("drop_rate", "attn_drop_rate", "drop_path_rate"):
+        if key in config:
+            check_probability(f"config {key}", config[key])
+    if "qkv_bias" in config:
+        check_bool("config qkv_bias", config["qkv_bias"])
     return dict(config)
 
 

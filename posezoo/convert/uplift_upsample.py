@@ -33,7 +33,6 @@ constructor kwargs (``spatial_d_model``, ``strides``, ...; may add
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Union
@@ -41,6 +40,8 @@ from typing import Any, Callable, Mapping, Optional, Union
 import numpy as np
 import torch
 
+from .._validation import check_bool, check_int, check_probability, check_str_keys, read_json
+from ._keras_h5 import read_keras_h5
 from ._official import OfficialConversion, register_converter
 
 __all__ = ["convert_uplift_upsample", "resolve_config", "read_keras_h5"]
@@ -73,61 +74,78 @@ PathLike = Union[str, os.PathLike]
 # config
 
 
+def _stride(name: str, value: Any) -> int:
+    return check_int(name, value, limit="max_model_frames")
+
+
 def _mask_strides(mask_stride: Any, sequence_stride: int) -> tuple[list[int], bool]:
     """(input_strides, has_strided_input) from the official MASK_STRIDE setting."""
     if mask_stride is None:
         return [sequence_stride], False
-    strides = [int(mask_stride)] if isinstance(mask_stride, (int, float)) else [int(s) for s in mask_stride]
+    if isinstance(mask_stride, (list, tuple)):
+        if len(mask_stride) > 64:
+            raise ValueError(f"MASK_STRIDE lists {len(mask_stride)} strides; expected a few")
+        strides = [_stride(f"MASK_STRIDE[{i}]", s) for i, s in enumerate(mask_stride)]
+    else:
+        strides = [_stride("MASK_STRIDE", mask_stride)]
     if not strides:
         return [sequence_stride], False
     return strides, strides[0] != 1
 
 
-def _check_unsupported(output_bn: bool, token_mask_rate: float, learnable_masked_token: bool) -> None:
-    if output_bn:
+def _check_unsupported(output_bn: Any, token_mask_rate: Any, learnable_masked_token: Any) -> None:
+    if check_bool("OUTPUT_BN", output_bn):
         raise ValueError(
             "official configs with OUTPUT_BN=true (BatchNorm before the heads) are not supported by posezoo; "
             "none of the released configs uses it"
         )
-    if token_mask_rate > 0 and learnable_masked_token:
+    if check_probability("TOKEN_MASK_RATE", token_mask_rate) > 0 and check_bool("LEARNABLE_MASKED_TOKEN",
+                                                                                learnable_masked_token):
         raise ValueError(
             "official configs with TOKEN_MASK_RATE > 0 and LEARNABLE_MASKED_TOKEN=true carry an extra "
             "token layer that posezoo does not implement; none of the released configs uses it"
         )
 
 
-def _from_official_kwargs(kw: Mapping[str, Any], sequence_stride: int, mask_stride: Any) -> dict[str, Any]:
+def _from_official_kwargs(kw: Mapping[str, Any], sequence_stride: Any, mask_stride: Any) -> dict[str, Any]:
+    """posezoo kwargs from the official constructor kwargs; values are passed on unconverted (never
+    truncated) and validated by :class:`~posezoo.models.uplift_upsample.UpliftUpsample` itself."""
+    kw = check_str_keys("official constructor kwargs", kw)
     unknown = sorted(set(kw) - set(_OFFICIAL_KWARG_DEFAULTS) - _EXTRA_OFFICIAL_KWARGS)
     if unknown:
         raise ValueError(f"unknown official UpliftUpsampleTransformer kwargs: {unknown}")
     k = {**_OFFICIAL_KWARG_DEFAULTS, **kw}
-    _check_unsupported(bool(k["output_bn"]), float(k["token_mask_rate"]), bool(k["learnable_masked_token"]))
-    strided_input = bool(k["has_strided_input"])
+    sequence_stride = _stride("sequence_stride (SEQUENCE_STRIDE)", sequence_stride)
+    _check_unsupported(k["output_bn"], k["token_mask_rate"], k["learnable_masked_token"])
+    strided_input = check_bool("has_strided_input", k["has_strided_input"])
     input_strides, _ = _mask_strides(mask_stride, sequence_stride)
     if not strided_input:
         input_strides = [sequence_stride]
     dpr = k["drop_path_rate"]
+    temporal_depth = check_int("temporal_depth", k["temporal_depth"], 0, limit="max_depth")
     return dict(
-        num_frames=int(k["num_frames"]), num_joints=int(k["num_keypoints"]), in_channels=2,
-        spatial_dim=int(k["spatial_d_model"]), temporal_dim=int(k["temporal_d_model"]),
-        spatial_depth=int(k["spatial_depth"]), temporal_depth=int(k["temporal_depth"]),
-        strides=[int(s) for s in k["strides"]],
-        paddings=None if k["paddings"] is None else [[int(v) for v in p] for p in k["paddings"]],
-        num_heads=int(k["num_heads"]), mlp_ratio=float(k["mlp_ratio"]), qkv_bias=bool(k["qkv_bias"]),
-        output_stride=int(sequence_stride), input_strides=input_strides, strided_input=strided_input,
-        first_strided_token_attention_layer=int(k["first_strided_token_attention_layer"]),
-        full_output=bool(k["full_output"]) and int(k["temporal_depth"]) > 0,
-        drop_rate=float(k["drop_rate"]), attn_drop_rate=float(k["attn_drop_rate"]),
-        drop_path_rate=[float(r) for r in dpr] if isinstance(dpr, (list, tuple)) else float(dpr),
+        num_frames=k["num_frames"], num_joints=k["num_keypoints"], in_channels=2,
+        spatial_dim=k["spatial_d_model"], temporal_dim=k["temporal_d_model"],
+        spatial_depth=k["spatial_depth"], temporal_depth=temporal_depth,
+        strides=list(k["strides"]) if isinstance(k["strides"], (list, tuple)) else k["strides"],
+        paddings=k["paddings"],
+        num_heads=k["num_heads"], mlp_ratio=k["mlp_ratio"], qkv_bias=k["qkv_bias"],
+        output_stride=sequence_stride, input_strides=input_strides, strided_input=strided_input,
+        first_strided_token_attention_layer=k["first_strided_token_attention_layer"],
+        full_output=check_bool("full_output", k["full_output"]) and temporal_depth > 0,
+        drop_rate=k["drop_rate"], attn_drop_rate=k["attn_drop_rate"],
+        drop_path_rate=list(dpr) if isinstance(dpr, (list, tuple)) else dpr,
     )
 
 
 def _from_official_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     c = {**_OFFICIAL_CONFIG_DEFAULTS, **cfg}
-    input_strides, strided = _mask_strides(c["MASK_STRIDE"], int(c["SEQUENCE_STRIDE"]))
-    _check_unsupported(bool(c["OUTPUT_BN"]), float(c["TOKEN_MASK_RATE"]), bool(c["LEARNABLE_MASKED_TOKEN"]))
+    sequence_stride = _stride("SEQUENCE_STRIDE", c["SEQUENCE_STRIDE"])
+    input_strides, strided = _mask_strides(c["MASK_STRIDE"], sequence_stride)
+    _check_unsupported(c["OUTPUT_BN"], c["TOKEN_MASK_RATE"], c["LEARNABLE_MASKED_TOKEN"])
     official_kwargs = dict(
-        full_output=not bool(c["USE_REFINE"]), num_frames=c["SEQUENCE_LENGTH"], num_keypoints=c["NUM_KEYPOINTS"],
+        full_output=not check_bool("USE_REFINE", c["USE_REFINE"]), num_frames=c["SEQUENCE_LENGTH"],
+        num_keypoints=c["NUM_KEYPOINTS"],
         spatial_d_model=c["SPATIAL_EMBED_DIM"], temporal_d_model=c["TEMPORAL_EMBED_DIM"],
         spatial_depth=c["SPATIAL_TRANSFORMER_BLOCKS"], temporal_depth=c["TEMPORAL_TRANSFORMER_BLOCKS"],
         strides=c["STRIDES"], paddings=c["PADDINGS"], num_heads=c["NUM_HEADS"], mlp_ratio=c["MLP_RATIO"],
@@ -136,7 +154,7 @@ def _from_official_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
         first_strided_token_attention_layer=c["FIRST_STRIDED_TOKEN_ATTENTION_LAYER"],
         token_mask_rate=c["TOKEN_MASK_RATE"], learnable_masked_token=c["LEARNABLE_MASKED_TOKEN"],
     )
-    return _from_official_kwargs(official_kwargs, int(c["SEQUENCE_STRIDE"]), c["MASK_STRIDE"])
+    return _from_official_kwargs(official_kwargs, sequence_stride, c["MASK_STRIDE"])
 
 
 def resolve_config(config: Union[Mapping[str, Any], PathLike, None], joint_order: str = "h36m") -> dict[str, Any]:
@@ -157,26 +175,21 @@ def resolve_config(config: Union[Mapping[str, Any], PathLike, None], joint_order
             "pretrained='file.h5') for a released geometry"
         )
     if isinstance(config, (str, os.PathLike)):
-        path = Path(config)
-        if not path.is_file():
-            raise FileNotFoundError(f"uplift_upsample config file not found: {path}")
-        try:
-            config = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path} is not valid JSON: {exc}") from exc
+        config = read_json(config, "uplift_upsample config")
     if not isinstance(config, Mapping):
         raise TypeError(f"config must be a dict or a JSON file path, got {type(config).__name__}")
+    config = check_str_keys("uplift_upsample config", config)
 
     if "constructor_kwargs" in config:  # the parity fixture's config.json
-        fields = config.get("config_fields", {})
+        fields = check_str_keys("config_fields", config.get("config_fields", {}))
         kwargs = _from_official_kwargs(
-            config["constructor_kwargs"], int(fields.get("SEQUENCE_STRIDE", 1)), fields.get("MASK_STRIDE")
+            config["constructor_kwargs"], fields.get("SEQUENCE_STRIDE", 1), fields.get("MASK_STRIDE")
         )
     elif "SEQUENCE_LENGTH" in config or any(k.isupper() for k in config):
         kwargs = _from_official_config(config)
     elif "spatial_d_model" in config or "temporal_d_model" in config:
         kwargs = _from_official_kwargs(
-            config, int(config.get("sequence_stride", 1)), config.get("mask_stride")
+            config, config.get("sequence_stride", 1), config.get("mask_stride")
         )
     elif "spatial_dim" in config or "temporal_dim" in config or "num_frames" in config:
         kwargs = dict(config)
@@ -192,46 +205,6 @@ def resolve_config(config: Union[Mapping[str, Any], PathLike, None], joint_order
         )
     kwargs["joint_order"] = joint_order
     return kwargs
-
-
-# ---------------------------------------------------------------------------------------------
-# .h5 reading
-
-
-def _decode(names: Any) -> list[str]:
-    return [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in names]
-
-
-def read_keras_h5(path: PathLike) -> tuple[list[str], dict[str, list[tuple[str, np.ndarray]]], dict[str, str]]:
-    """Read a Keras ``save_weights`` HDF5 file.
-
-    Returns ``(layer_names, groups, attrs)``: ``groups`` maps each top-level
-    group to its ``[(weight name, array), ...]`` in ``weight_names`` order.
-    Full-model files (``model.save``) are read from their ``model_weights`` group.
-    """
-    try:
-        import h5py
-    except ImportError:
-        raise ImportError(
-            "reading official Uplift-and-Upsample .h5 weights needs h5py: pip install posezoo[h5]"
-        ) from None
-    with h5py.File(path, "r") as f:
-        root = f["model_weights"] if "layer_names" not in f.attrs and "model_weights" in f else f
-        if "layer_names" in root.attrs:
-            layer_names = _decode(root.attrs["layer_names"])
-        else:
-            layer_names = list(root.keys())
-        missing = [g for g in layer_names if g not in root]
-        if missing:
-            raise ValueError(f"{path}: layer_names lists groups that are missing from the file: {missing}")
-        groups: dict[str, list[tuple[str, np.ndarray]]] = {}
-        for g in layer_names:
-            if "weight_names" not in root[g].attrs:
-                raise ValueError(f"{path}: group {g!r} has no 'weight_names' attribute; not a Keras weights file")
-            names = _decode(root[g].attrs["weight_names"])
-            groups[g] = [(n, np.asarray(root[g][n], dtype=np.float32)) for n in names]
-        attrs = {k: _decode([root.attrs[k]])[0] for k in ("backend", "keras_version") if k in root.attrs}
-    return layer_names, groups, attrs
 
 
 # ---------------------------------------------------------------------------------------------

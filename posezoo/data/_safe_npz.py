@@ -12,10 +12,14 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import struct
 import zipfile
+import zlib
 from typing import Any, Union
 
 import numpy as np
+
+from .._validation import check_expansion
 
 __all__ = ["load_npz_safe"]
 
@@ -44,7 +48,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
             ) from None
 
 
-def _read_member(raw: bytes, name: str) -> Any:
+def _read_member(raw: bytes, name: str, allow_objects: bool) -> Any:
     fp = io.BytesIO(raw)
     version = np.lib.format.read_magic(fp)
     if version == (1, 0):
@@ -54,29 +58,64 @@ def _read_member(raw: bytes, name: str) -> Any:
     else:
         raise ValueError(f"{name}: unsupported .npy format version {version}")
     if dtype.hasobject:
+        if not allow_objects:
+            raise ValueError(f"{name}: holds Python objects (a pickle); expected plain numeric arrays")
         array = _NumpyOnlyUnpickler(fp).load()
         if not isinstance(array, np.ndarray):
             raise ValueError(f"{name}: expected a pickled numpy array, got {type(array).__name__}")
         return array
+    declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    available = len(raw) - fp.tell()
+    if declared > available:  # the header may claim any shape: check it against the bytes present
+        raise ValueError(f"{name}: header declares {shape} {dtype} ({declared:,} bytes) but only {available:,} follow")
     fp.seek(0)
     return np.lib.format.read_array(fp, allow_pickle=False)
 
 
-def load_npz_safe(path: Union[str, os.PathLike]) -> dict[str, Any]:
+def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """Member bytes, never more than the size its header declares (already checked against the limits)."""
+    with zf.open(info) as fh:
+        data = fh.read(info.file_size + 1)
+    if len(data) > info.file_size:  # pragma: no cover - zipfile stops at the declared size
+        raise ValueError(f"member {info.filename!r} is longer than declared")
+    return data
+
+
+def load_npz_safe(path: Union[str, os.PathLike], *, allow_objects: bool = True) -> dict[str, Any]:
     """All arrays of an ``.npz`` file; 0-d object arrays are unwrapped to their object.
+
+    Pickled object arrays are rebuilt by an unpickler that allows only numpy
+    arrays, dtypes, scalars and plain containers (``allow_objects=False``
+    refuses them altogether). Members expanding beyond
+    ``posezoo.limits.max_decompressed_bytes`` (in total) or by more than
+    ``posezoo.limits.max_compression_ratio`` are refused before they are
+    decompressed. Any unreadable or hostile file raises ``ValueError`` naming
+    the file (``FileNotFoundError`` when it does not exist).
 
     Returns:
         ``{key: value}`` with ``value`` an ``np.ndarray`` or, for a 0-d object
         array (a pickled dict), the dict itself.
     """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"data file not found: {path}")
     out: dict[str, Any] = {}
-    with zipfile.ZipFile(path) as zf:
-        for member in zf.namelist():
-            if not member.endswith(".npy"):
-                continue
-            key = member[: -len(".npy")]
-            value = _read_member(zf.read(member), f"{path}:{member}")
-            if isinstance(value, np.ndarray) and value.dtype == object and value.ndim == 0:
-                value = value.item()
-            out[key] = value
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = [i for i in zf.infolist() if i.filename.endswith(".npy")]
+            total = 0
+            for info in members:
+                total = check_expansion(f"{path}: member {info.filename!r}", info.compress_size, info.file_size, total)
+            for info in members:
+                key = info.filename[: -len(".npy")]
+                value = _read_member(_read_limited(zf, info), f"{path}:{info.filename}", allow_objects)
+                if isinstance(value, np.ndarray) and value.dtype == object and value.ndim == 0:
+                    value = value.item()
+                out[key] = value
+    except ValueError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, KeyError, IndexError, TypeError,
+            AttributeError, RecursionError, MemoryError, NotImplementedError, pickle.UnpicklingError,
+            RuntimeError, struct.error, zlib.error) as exc:
+        raise ValueError(f"{path}: not a readable .npz file (corrupt, truncated or hostile?): "
+                         f"{type(exc).__name__}: {exc}") from None
     return out

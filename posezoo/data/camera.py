@@ -33,6 +33,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from .._validation import check_float
 from ._array import Array, ArrayLike, as_like, check_array, cross, expand_params, stack, sqrt
 
 __all__ = [
@@ -52,10 +53,14 @@ __all__ = [
 ]
 
 
-def _check_last(x: Any, size: int, name: str) -> None:
+def _check_last(x: Any, size: int, name: str) -> Any:
+    """``x`` validated as ``(..., size)`` finite real numbers; integer arrays come back as floating."""
     check_array(x, name)
     if x.ndim < 1 or x.shape[-1] != size:
         raise ValueError(f"{name} must have shape (..., {size}), got {tuple(x.shape)}")
+    if isinstance(x, torch.Tensor):
+        return x if x.is_floating_point() else x.float()
+    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
 
 
 def _check_positive(value: Array, name: str) -> None:
@@ -74,7 +79,7 @@ def _size_params(x: Array, w: ArrayLike, h: ArrayLike) -> tuple[Array, Array]:
     one = w_ * 0 + 1
     offset = stack([one, h_ / w_], axis=-1)  # (*L, 2)
     scale = w_[..., None]
-    return expand_params(scale, x.ndim), expand_params(offset, x.ndim)
+    return expand_params(scale, x), expand_params(offset, x)
 
 
 def normalize_screen_coordinates(x: Array, w: ArrayLike, h: ArrayLike) -> Array:
@@ -89,14 +94,14 @@ def normalize_screen_coordinates(x: Array, w: ArrayLike, h: ArrayLike) -> Array:
         ``(..., 2)``: ``u / w * 2 - 1`` and ``v / w * 2 - h / w``; the image
         width spans ``[-1, 1]`` and the aspect ratio is kept.
     """
-    _check_last(x, 2, "x")
+    x = _check_last(x, 2, "x")
     scale, offset = _size_params(x, w, h)
     return x / scale * 2 - offset
 
 
 def image_coordinates(x: Array, w: ArrayLike, h: ArrayLike) -> Array:
     """Normalised screen coordinates -> pixels; the inverse of :func:`normalize_screen_coordinates`."""
-    _check_last(x, 2, "x")
+    x = _check_last(x, 2, "x")
     scale, offset = _size_params(x, w, h)
     return (x + offset) * scale / 2
 
@@ -106,16 +111,16 @@ def image_coordinates(x: Array, w: ArrayLike, h: ArrayLike) -> Array:
 
 def qinverse(q: Array) -> Array:
     """Inverse of unit quaternions ``(..., 4)`` ``(w, x, y, z)``: the conjugate."""
-    _check_last(q, 4, "q")
+    q = _check_last(q, 4, "q")
     sign = as_like([1.0, -1.0, -1.0, -1.0], q)
     return q * sign
 
 
 def qrot(q: Array, v: Array) -> Array:
     """Rotate vectors ``v (..., 3)`` by unit quaternions ``q (*L, 4)`` (``L`` a prefix of ``v``'s axes)."""
-    _check_last(q, 4, "q")
-    _check_last(v, 3, "v")
-    q = expand_params(as_like(q, v), v.ndim)
+    q = _check_last(q, 4, "q")
+    v = _check_last(v, 3, "v")
+    q = expand_params(as_like(q, v), v)
     w, u = q[..., :1], q[..., 1:]
     uv = cross(u, v)
     uuv = cross(u, uv)
@@ -124,7 +129,7 @@ def qrot(q: Array, v: Array) -> Array:
 
 def quaternion_to_matrix(q: Array) -> Array:
     """Rotation matrices ``(..., 3, 3)`` of unit quaternions ``(..., 4)``: ``R @ v == qrot(q, v)``."""
-    _check_last(q, 4, "q")
+    q = _check_last(q, 4, "q")
     w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     rows = [
         [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
@@ -139,7 +144,7 @@ def matrix_to_quaternion(m: Array) -> Array:
 
     Uses the numerically stable branch (largest of ``4w^2, 4x^2, 4y^2, 4z^2``) per matrix.
     """
-    check_array(m, "m")
+    m = _check_last(m, 3, "m")
     if m.ndim < 2 or tuple(m.shape[-2:]) != (3, 3):
         raise ValueError(f"m must have shape (..., 3, 3), got {tuple(m.shape)}")
     m00, m01, m02 = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
@@ -180,17 +185,17 @@ def world_to_camera(x: Array, orientation: ArrayLike, translation: ArrayLike) ->
         orientation: ``(*L, 4)`` camera->world quaternions ``(w, x, y, z)`` (H36M files).
         translation: ``(*L, 3)`` camera centres in world coordinates (metres).
     """
-    _check_last(x, 3, "x")
-    q = as_like(orientation, x)
-    t = expand_params(as_like(translation, x), x.ndim)
+    x = _check_last(x, 3, "x")
+    q = _check_last(as_like(orientation, x, "orientation"), 4, "orientation")
+    t = expand_params(_check_last(as_like(translation, x, "translation"), 3, "translation"), x)
     return qrot(qinverse(q), x - t)
 
 
 def camera_to_world(x: Array, orientation: ArrayLike, translation: ArrayLike) -> Array:
     """Camera -> world frame: ``R(q) x + t``; the inverse of :func:`world_to_camera`."""
-    _check_last(x, 3, "x")
-    q = as_like(orientation, x)
-    t = expand_params(as_like(translation, x), x.ndim)
+    x = _check_last(x, 3, "x")
+    q = _check_last(as_like(orientation, x, "orientation"), 4, "orientation")
+    t = expand_params(_check_last(as_like(translation, x, "translation"), 3, "translation"), x)
     return qrot(q, x) + t
 
 
@@ -214,28 +219,36 @@ def project_points(
             distortion (VideoPose3D's differentiable ``project_to_2d`` uses 1).
 
     Returns:
-        ``(..., 2)`` pixel coordinates. Points with ``z == 0`` give inf/nan.
+        ``(..., 2)`` pixel coordinates. Points with ``z == 0`` raise ``ValueError``
+        (no projection); points behind the camera (``z < 0``) project through
+        the centre, as in the H36M code. Non-finite inputs raise ``ValueError``.
     """
-    _check_last(x, 3, "x")
-    nd = x.ndim
-    f = expand_params(as_like(focal_length, x), nd)
-    c = expand_params(as_like(center, x), nd)
-    _check_last(f, 2, "focal_length")
-    _check_last(c, 2, "center")
+    x = _check_last(x, 3, "x")
+    f = expand_params(as_like(focal_length, x), x)
+    c = expand_params(as_like(center, x), x)
+    f = _check_last(f, 2, "focal_length")
+    c = _check_last(c, 2, "center")
+    on_plane = (x[..., 2] == 0).any() if isinstance(x, torch.Tensor) else np.any(x[..., 2] == 0)
+    if not (isinstance(x, torch.Tensor) and torch.compiler.is_compiling()) and bool(on_plane):
+        raise ValueError(
+            "x holds points with z == 0 (on the camera plane): they have no projection; "
+            "points must lie in front of the camera (z > 0)"
+        )
     xy = x[..., :2] / x[..., 2:3]
     if clamp is not None:
+        clamp = check_float("clamp", clamp, minimum=0.0, exclusive_minimum=True)
         xy = xy.clamp(-clamp, clamp) if isinstance(xy, torch.Tensor) else np.clip(xy, -clamp, clamp)
     if radial_distortion is not None or tangential_distortion is not None:
         r2 = (xy * xy).sum(-1, keepdims=True) if isinstance(xy, np.ndarray) else (xy * xy).sum(-1, keepdim=True)
         factor = 1
         if radial_distortion is not None:
-            k = expand_params(as_like(radial_distortion, x), nd)
-            _check_last(k, 3, "radial_distortion")
+            k = expand_params(as_like(radial_distortion, x), x)
+            k = _check_last(k, 3, "radial_distortion")
             factor = 1 + k[..., 0:1] * r2 + k[..., 1:2] * r2 ** 2 + k[..., 2:3] * r2 ** 3
         offset = 0
         if tangential_distortion is not None:
-            p = expand_params(as_like(tangential_distortion, x), nd)
-            _check_last(p, 2, "tangential_distortion")
+            p = expand_params(as_like(tangential_distortion, x), x)
+            p = _check_last(p, 2, "tangential_distortion")
             tan = p[..., 0:1] * xy[..., 0:1] + p[..., 1:2] * xy[..., 1:2]
             factor = factor + tan
             offset = p * r2
@@ -250,9 +263,9 @@ def project_to_2d(x: Array, intrinsics: ArrayLike, clamp: Optional[float] = None
     pixels; with VideoPose3D's normalised intrinsics (``f / w * 2`` and the
     normalised centre) it is in normalised screen coordinates.
     """
-    _check_last(x, 3, "x")
+    x = _check_last(x, 3, "x")
     k = as_like(intrinsics, x)
-    _check_last(k, 9, "intrinsics")
+    k = _check_last(k, 9, "intrinsics")
     return project_points(x, k[..., 0:2], k[..., 2:4], k[..., 4:7], k[..., 7:9], clamp=clamp)
 
 
@@ -262,12 +275,14 @@ def look_at(position: Array, target: Array, up: Sequence[float] = (0.0, 0.0, 1.0
     The camera's ``z`` axis points at the target, its ``x`` axis is horizontal
     (perpendicular to ``up``) and its ``y`` axis points downwards.
     """
-    _check_last(position, 3, "position")
-    _check_last(target, 3, "target")
+    position = _check_last(position, 3, "position")
+    target = _check_last(target, 3, "target")
     target = as_like(target, position)
     up_ = as_like(up, position)
     forward = target - position
     norm = sqrt((forward * forward).sum(-1))[..., None]
+    if bool((norm < 1e-12).any()):
+        raise ValueError("look_at: position and target coincide; the viewing direction is undefined")
     forward = forward / norm
     right = cross(forward, up_ + forward * 0)
     right_norm = sqrt((right * right).sum(-1))[..., None]

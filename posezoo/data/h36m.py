@@ -33,6 +33,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from .._validation import check_int
 from ._h36m_cameras import H36M_EXTRINSICS, H36M_INTRINSICS
 from ._safe_npz import load_npz_safe
 from .camera import Camera, normalize_screen_coordinates, world_to_camera
@@ -132,6 +133,26 @@ def _load_key(path: PathLike, key: str) -> Any:
     return data, data[key]
 
 
+def _nested(path: PathLike, value: Any, what: str) -> Mapping:
+    """``value`` if it is a dict with string keys (the file's nesting), else ``ValueError`` naming ``what``."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{path}: {what} must be a dict, got {type(value).__name__}")
+    bad = [k for k in value if not isinstance(k, str)]
+    if bad:
+        raise ValueError(f"{path}: {what} keys must be strings, got {bad[:3]!r}")
+    return value
+
+
+def _pose_array(path: PathLike, value: Any, where: str) -> np.ndarray:
+    """A finite real-valued array from the file (``ValueError`` for objects, strings, complex, NaN/inf)."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+        kind = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
+        raise ValueError(f"{path}: {where} must be an array of real numbers, got {kind}")
+    if not np.isfinite(value).all():
+        raise ValueError(f"{path}: {where} holds NaN or inf values")
+    return value
+
+
 def load_h36m_3d(path: PathLike, joints: int = 17) -> dict[str, dict[str, np.ndarray]]:
     """Read ``data_3d_h36m.npz``.
 
@@ -142,16 +163,15 @@ def load_h36m_3d(path: PathLike, joints: int = 17) -> dict[str, dict[str, np.nda
     Returns:
         ``{subject: {action: (T, joints, 3) float32}}``, world frame, metres.
     """
-    if joints not in (17, 32):
-        raise ValueError(f"joints must be 17 or 32, got {joints}")
+    if isinstance(joints, bool) or joints not in (17, 32):
+        raise ValueError(f"joints must be 17 or 32, got {joints!r}")
     _, positions = _load_key(path, "positions_3d")
-    if not isinstance(positions, Mapping):
-        raise ValueError(f"{path}: positions_3d must be a dict of subjects, got {type(positions).__name__}")
+    positions = _nested(path, positions, "positions_3d (a dict of subjects)")
     out: dict[str, dict[str, np.ndarray]] = {}
     for subject, actions in positions.items():
         out[subject] = {}
-        for action, pos in actions.items():
-            pos = np.asarray(pos)
+        for action, pos in _nested(path, actions, f"positions_3d[{subject!r}] (a dict of actions)").items():
+            pos = _pose_array(path, pos, f"{subject}/{action}")
             if pos.ndim != 3 or pos.shape[1:] != (32, 3):
                 raise ValueError(f"{path}: {subject}/{action} must be (T, 32, 3), got {pos.shape}")
             out[subject][action] = np.ascontiguousarray(
@@ -168,19 +188,24 @@ def load_h36m_2d(path: PathLike) -> tuple[dict[str, dict[str, list[np.ndarray]]]
         pixels (a third channel, if the file has one, is kept), and the metadata dict.
     """
     data, positions = _load_key(path, "positions_2d")
-    metadata = data.get("metadata", {})
-    if not isinstance(metadata, Mapping):
-        raise ValueError(f"{path}: metadata must be a dict, got {type(metadata).__name__}")
+    positions = _nested(path, positions, "positions_2d (a dict of subjects)")
+    metadata = _nested(path, data.get("metadata", {}), "metadata")
     num_joints = metadata.get("num_joints")
+    if num_joints is not None:
+        try:
+            num_joints = check_int("metadata num_joints", num_joints, limit="max_width", numpy_ok=True)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
     out: dict[str, dict[str, list[np.ndarray]]] = {}
     for subject, actions in positions.items():
         out[subject] = {}
-        for action, per_camera in actions.items():
-            if len(per_camera) != 4:
-                raise ValueError(f"{path}: {subject}/{action} must hold 4 cameras, got {len(per_camera)}")
+        for action, per_camera in _nested(path, actions, f"positions_2d[{subject!r}] (a dict of actions)").items():
+            if not isinstance(per_camera, (list, tuple)) or len(per_camera) != 4:
+                got = len(per_camera) if isinstance(per_camera, (list, tuple)) else type(per_camera).__name__
+                raise ValueError(f"{path}: {subject}/{action} must hold a list of 4 cameras, got {got}")
             cams = []
             for i, kp in enumerate(per_camera):
-                kp = np.asarray(kp, dtype=np.float32)
+                kp = _pose_array(path, kp, f"{subject}/{action}/cam{i}").astype(np.float32)
                 if kp.ndim != 3 or kp.shape[-1] not in (2, 3):
                     raise ValueError(f"{path}: {subject}/{action}/cam{i} must be (T, J, 2), got {kp.shape}")
                 if num_joints is not None and kp.shape[1] != num_joints:

@@ -51,9 +51,9 @@ def window_stride(window: int, sample_interval: int, step: int = 1) -> int:
         sample_interval: K.
         step: windows advance by ``step`` keyframes, ``1 <= step <= Q``.
     """
-    check_int("window", window, 2)
-    check_int("sample_interval", sample_interval, 1)
-    check_int("step", step, 1)
+    check_int("window", window, 2, limit="max_sequence_frames")
+    check_int("sample_interval", sample_interval, 1, limit="max_sequence_frames")
+    check_int("step", step, 1, limit="max_sequence_frames")
     if (window - 1) % sample_interval != 0:
         raise ValueError(f"window ({window}) must be sample_interval * Q + 1 for sample_interval {sample_interval}")
     intervals = (window - 1) // sample_interval
@@ -64,15 +64,17 @@ def window_stride(window: int, sample_interval: int, step: int = 1) -> int:
 
 def padded_length(length: int, window: int, stride: int) -> int:
     """Smallest ``L >= max(length, window)`` with ``(L - window) % stride == 0``."""
-    check_int("length", length, 1)
-    check_int("window", window, 1)
-    check_int("stride", stride, 1)
+    check_int("length", length, 1, limit="max_sequence_frames")
+    check_int("window", window, 1, limit="max_sequence_frames")
+    check_int("stride", stride, 1, limit="max_sequence_frames")
     return window + math.ceil(max(length - window, 0) / stride) * stride
 
 
 def window_starts(length: int, window: int, stride: int) -> torch.Tensor:
     """Start frame of every window, ``(W,)`` int64: ``0, stride, ..., padded_length - window``."""
-    return torch.arange(0, padded_length(length, window, stride) - window + 1, stride)
+    total = padded_length(length, window, stride)
+    check_int("number of windows", (total - window) // stride + 1, limit="max_windows")
+    return torch.arange(0, total - window + 1, stride)
 
 
 def _check_sequence(x: torch.Tensor, what: str = "x") -> None:
@@ -111,10 +113,11 @@ def sliding_windows(
     """
     _check_sequence(x)
     stride = window_stride(window, sample_interval, step)
+    starts = window_starts(x.shape[1], window, stride)  # bounds the number of windows first
     total = padded_length(x.shape[1], window, stride)
     padded = pad_edge(x, total)
     windows = padded.unfold(1, window, stride)  # (B, W, ..., T)
-    return windows.movedim(-1, 2), window_starts(x.shape[1], window, stride)
+    return windows.movedim(-1, 2), starts
 
 
 def merge_windows(windows: torch.Tensor, starts: torch.Tensor, length: int) -> torch.Tensor:
@@ -134,7 +137,7 @@ def merge_windows(windows: torch.Tensor, starts: torch.Tensor, length: int) -> t
     starts = torch.as_tensor(starts, dtype=torch.long, device=windows.device)
     if starts.ndim != 1 or starts.shape[0] != windows.shape[1]:
         raise ValueError(f"starts must be ({windows.shape[1]},) for {windows.shape[1]} windows, got {tuple(starts.shape)}")
-    check_int("length", length, 1)
+    check_int("length", length, 1, limit="max_sequence_frames")
     if (starts < 0).any():
         raise ValueError("window starts must be >= 0")
     b, w, t = windows.shape[:3]
@@ -153,8 +156,8 @@ def merge_windows(windows: torch.Tensor, starts: torch.Tensor, length: int) -> t
 
 def keyframe_frame_indices(length: int, sample_interval: int) -> torch.Tensor:
     """Frames of an N-frame sequence that keyframe windows read: ``0, K, 2K, ... < N`` and ``N - 1``."""
-    check_int("length", length, 1)
-    check_int("sample_interval", sample_interval, 1)
+    check_int("length", length, 1, limit="max_sequence_frames")
+    check_int("sample_interval", sample_interval, 1, limit="max_sequence_frames")
     idx = torch.arange(0, length, sample_interval)
     if idx[-1] != length - 1:
         idx = torch.cat([idx, torch.tensor([length - 1])])

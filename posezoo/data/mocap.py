@@ -17,7 +17,6 @@ occasional outlier joints, missing joints) and per-joint confidences.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,8 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 from torch.utils.data import Dataset
 
+from .._validation import check_int, read_json
+from ._safe_npz import load_npz_safe
 from .camera import VirtualCameraSampler
 from .windows import _to_tensors
 
@@ -38,29 +39,34 @@ def load_clips(path: PathLike, num_joints: int = 17) -> dict[str, np.ndarray]:
     """Read a clip npz: ``{name: (T, num_joints, 3) float32}`` (world frame, metres).
 
     Raises ``ValueError`` for an entry that is not ``(T >= 1, num_joints, 3)``
-    or holds non-finite values. Never unpickles (``allow_pickle=False``).
+    real numbers or holds non-finite values, and for unreadable or oversized
+    files (see :data:`posezoo.limits`). Never unpickles.
     """
+    num_joints = check_int("num_joints", num_joints, limit="max_width", numpy_ok=True)
     out: dict[str, np.ndarray] = {}
-    with np.load(path, allow_pickle=False) as data:
-        for name in data.files:
-            clip = data[name]
-            if clip.ndim != 3 or clip.shape[1:] != (num_joints, 3) or clip.shape[0] < 1:
-                raise ValueError(f"{path}: clip {name!r} must be (T, {num_joints}, 3), got {clip.shape}")
-            if not np.isfinite(clip).all():
-                raise ValueError(f"{path}: clip {name!r} holds non-finite values")
-            out[name] = np.ascontiguousarray(clip, dtype=np.float32)
+    for name, clip in load_npz_safe(path, allow_objects=False).items():
+        if not isinstance(clip, np.ndarray) or clip.dtype.kind not in "fiu":
+            kind = clip.dtype if isinstance(clip, np.ndarray) else type(clip).__name__
+            raise ValueError(f"{path}: clip {name!r} must hold real numbers (metres), got {kind}")
+        if clip.ndim != 3 or clip.shape[1:] != (num_joints, 3) or clip.shape[0] < 1:
+            raise ValueError(f"{path}: clip {name!r} must be (T, {num_joints}, 3), got {clip.shape}")
+        if not np.isfinite(clip).all():
+            raise ValueError(f"{path}: clip {name!r} holds non-finite values")
+        out[name] = np.ascontiguousarray(clip, dtype=np.float32)
     if not out:
         raise ValueError(f"{path} holds no clips")
     return out
 
 
 def load_clip_meta(path: PathLike) -> dict[str, Any]:
-    """Read ``meta.json`` (a path to the file or to its folder)."""
+    """Read ``meta.json`` (a path to the file or to its folder); ``ValueError`` unless it is a JSON object."""
     p = Path(path)
     if p.is_dir():
         p = p / "meta.json"
-    with open(p, encoding="utf-8") as f:
-        return json.load(f)
+    meta = read_json(p, "clip meta.json")
+    if not isinstance(meta, dict):
+        raise ValueError(f"{p}: a clip meta.json must hold a JSON object, got {type(meta).__name__}")
+    return meta
 
 
 @dataclass

@@ -21,8 +21,8 @@ __all__ = ["token_offsets", "receptive_field", "stride_mask", "random_shift", "s
 
 
 def _check_strides(input_stride: int, output_stride: int) -> int:
-    check_int("input_stride", input_stride)
-    check_int("output_stride", output_stride)
+    check_int("input_stride", input_stride, limit="max_sequence_frames")
+    check_int("output_stride", output_stride, limit="max_sequence_frames")
     if input_stride % output_stride != 0:
         raise ValueError(
             f"input_stride ({input_stride}) must be a multiple of output_stride ({output_stride})"
@@ -32,8 +32,8 @@ def _check_strides(input_stride: int, output_stride: int) -> int:
 
 def token_offsets(num_tokens: int, output_stride: int = 1) -> torch.Tensor:
     """Frame offset of each token from the central token: ``(n - N//2) * s_out``, shape ``(N,)``."""
-    if num_tokens < 1:
-        raise ValueError(f"num_tokens must be >= 1, got {num_tokens}")
+    num_tokens = check_int("num_tokens", num_tokens, numpy_ok=True, limit="max_sequence_frames")
+    output_stride = check_int("output_stride", output_stride, numpy_ok=True, limit="max_sequence_frames")
     return (torch.arange(num_tokens) - num_tokens // 2) * output_stride
 
 

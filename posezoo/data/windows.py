@@ -87,7 +87,7 @@ FLIP_VECTOR_FIELDS = ("trajectory",)
 
 def clip_frames(frames: np.ndarray, length: int) -> np.ndarray:
     """Clip frame indices to ``[0, length - 1]``: edge padding by repetition."""
-    length = check_int("length", length, numpy_ok=True)
+    length = check_int("length", length, numpy_ok=True, limit="max_sequence_frames")
     return np.clip(np.asarray(frames, dtype=np.int64), 0, length - 1)
 
 
@@ -99,10 +99,11 @@ def training_window_starts(length: int, num_frames: int, stride: Optional[int] =
     overhang split evenly between the two ends (as the chunked generators of
     VideoPose3D / MixSTE). ``stride`` defaults to ``num_frames``.
     """
-    length = check_int("length", length, numpy_ok=True)
-    num_frames = check_int("num_frames", num_frames, numpy_ok=True)
-    stride = num_frames if stride is None else check_int("stride", stride, numpy_ok=True)
+    length = check_int("length", length, numpy_ok=True, limit="max_sequence_frames")
+    num_frames = check_int("num_frames", num_frames, numpy_ok=True, limit="max_sequence_frames")
+    stride = num_frames if stride is None else check_int("stride", stride, numpy_ok=True, limit="max_sequence_frames")
     n = 1 if length <= num_frames else -(-(length - num_frames) // stride) + 1
+    check_int("number of training windows", n, limit="max_windows")
     span = (n - 1) * stride + num_frames
     offset = (span - length) // 2
     return np.arange(n, dtype=np.int64) * stride - offset
@@ -131,8 +132,9 @@ def evaluation_windows(length: int, num_frames: int) -> list[EvalWindow]:
     ``length % T`` positions. A sequence shorter than ``T`` gets one window,
     edge-padded by ``(T - length) // 2`` frames before and the rest after.
     """
-    length = check_int("length", length, numpy_ok=True)
-    t = check_int("num_frames", num_frames, numpy_ok=True)
+    length = check_int("length", length, numpy_ok=True, limit="max_sequence_frames")
+    t = check_int("num_frames", num_frames, numpy_ok=True, limit="max_sequence_frames")
+    check_int("number of evaluation windows", -(-length // t), limit="max_windows")
     if length < t:
         before = (t - length) // 2
         frames = clip_frames(np.arange(t) - before, length)
@@ -184,8 +186,9 @@ def central_frames(length: int, output_stride: int = 1) -> np.ndarray:
     sequence (its window is edge-padded) and :func:`interpolate_frames` covers
     the frames after the last on-grid centre.
     """
-    length = check_int("length", length, numpy_ok=True)
-    output_stride = check_int("output_stride", output_stride, numpy_ok=True)
+    length = check_int("length", length, numpy_ok=True, limit="max_sequence_frames")
+    output_stride = check_int("output_stride", output_stride, numpy_ok=True, limit="max_sequence_frames")
+    check_int("number of window centres", -(-length // output_stride) + 1, limit="max_windows")
     return np.arange(0, length - 1 + output_stride, output_stride, dtype=np.int64)
 
 
@@ -217,8 +220,8 @@ def interpolate_frames(values: Any, positions: np.ndarray, length: int) -> Any:
 
 def mixsynth_window_length(sample_interval: int, num_keyframes: int) -> int:
     """``W = K * Q + 1`` for K = ``sample_interval`` and Q + 1 = ``num_keyframes``."""
-    k = check_int("sample_interval", sample_interval, numpy_ok=True)
-    q1 = check_int("num_keyframes", num_keyframes, 2, numpy_ok=True)
+    k = check_int("sample_interval", sample_interval, numpy_ok=True, limit="max_sequence_frames")
+    q1 = check_int("num_keyframes", num_keyframes, 2, numpy_ok=True, limit="max_sequence_frames")
     return k * (q1 - 1) + 1
 
 
@@ -232,11 +235,12 @@ def mixsynth_keyframe_mask(sample_interval: int, num_keyframes: int) -> np.ndarr
 
 def mixsynth_window_starts(length: int, window: int, step: int) -> np.ndarray:
     """Window starts ``0, step, 2*step, ...`` plus one aligned to the end; ``[0]`` if shorter than a window."""
-    length = check_int("length", length, numpy_ok=True)
-    window = check_int("window", window, numpy_ok=True)
-    step = check_int("step", step, numpy_ok=True)
+    length = check_int("length", length, numpy_ok=True, limit="max_sequence_frames")
+    window = check_int("window", window, numpy_ok=True, limit="max_sequence_frames")
+    step = check_int("step", step, numpy_ok=True, limit="max_sequence_frames")
     if length <= window:
         return np.zeros(1, dtype=np.int64)
+    check_int("number of windows", (length - window) // step + 2, limit="max_windows")
     starts = np.arange(0, length - window + 1, step, dtype=np.int64)
     if starts[-1] != length - window:
         starts = np.append(starts, length - window)
@@ -317,8 +321,8 @@ def flip_sample(sample: Mapping[str, Any], skeleton: Union[str, Skeleton] = "h36
     perm = list(skel.flip_permutation)
     out = dict(sample)
     for key in FLIP_POSE_FIELDS:
-        if key in out:
-            out[key] = flip_pose(out[key], skel)
+        if key in out:  # a data transform: missing joints (NaN) stay missing, masks say where
+            out[key] = flip_pose(out[key], skel, allow_nonfinite=True)
     for key in FLIP_JOINT_FIELDS:
         if key in out:
             v = out[key]
@@ -424,8 +428,8 @@ class Seq2SeqWindows(_WindowDataset):
         seed: int = 0,
     ) -> None:
         super().__init__(source, flip, skeleton, seed)
-        self.num_frames = check_int("num_frames", num_frames, numpy_ok=True)
-        self.stride = self.num_frames if stride is None else check_int("stride", stride, numpy_ok=True)
+        self.num_frames = check_int("num_frames", num_frames, numpy_ok=True, limit="max_sequence_frames")
+        self.stride = self.num_frames if stride is None else check_int("stride", stride, numpy_ok=True, limit="max_sequence_frames")
         for seq in range(len(source)):
             for start in training_window_starts(source.sequence_length(seq), self.num_frames, self.stride):
                 self._items.append((seq, int(start)))
@@ -475,11 +479,11 @@ class UpliftUpsampleWindows(_WindowDataset):
         seed: int = 0,
     ) -> None:
         super().__init__(source, flip, skeleton, seed)
-        self.num_tokens = check_int("num_tokens", num_tokens, numpy_ok=True)
-        self.output_stride = check_int("output_stride", output_stride, numpy_ok=True)
+        self.num_tokens = check_int("num_tokens", num_tokens, numpy_ok=True, limit="max_sequence_frames")
+        self.output_stride = check_int("output_stride", output_stride, numpy_ok=True, limit="max_sequence_frames")
         if center_step is None:
             center_step = 1 if train else self.output_stride
-        self.input_strides = [check_int("input_strides[i]", s, numpy_ok=True) for s in input_strides]
+        self.input_strides = [check_int("input_strides[i]", s, numpy_ok=True, limit="max_sequence_frames") for s in input_strides]
         if not self.input_strides:
             raise ValueError("input_strides must not be empty")
         for s in self.input_strides:
@@ -488,7 +492,7 @@ class UpliftUpsampleWindows(_WindowDataset):
             raise ValueError(f"evaluation windows need exactly one input stride, got {self.input_strides}")
         self.train = bool(train)
         self.random_shift = bool(random_shift)
-        step = check_int("center_step", center_step, numpy_ok=True)
+        step = check_int("center_step", center_step, numpy_ok=True, limit="max_sequence_frames")
         if not train and step % self.output_stride != 0:
             raise ValueError(
                 f"evaluation centres must lie on the output-stride grid (global keyframes are multiples of "
@@ -545,10 +549,10 @@ class MixSynthWindows(_WindowDataset):
         seed: int = 0,
     ) -> None:
         super().__init__(source, flip, skeleton, seed)
-        self.sample_interval = check_int("sample_interval", sample_interval, numpy_ok=True)
+        self.sample_interval = check_int("sample_interval", sample_interval, numpy_ok=True, limit="max_sequence_frames")
         self.window = mixsynth_window_length(sample_interval, num_keyframes)
         self.keyframe_mask = mixsynth_keyframe_mask(sample_interval, num_keyframes)
-        self.step = self.sample_interval if step is None else check_int("step", step, numpy_ok=True)
+        self.step = self.sample_interval if step is None else check_int("step", step, numpy_ok=True, limit="max_sequence_frames")
         self.target_key, self.input_key = target_key, input_key
         for seq in range(len(source)):
             for start in mixsynth_window_starts(source.sequence_length(seq), self.window, self.step):

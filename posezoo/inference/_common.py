@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._validation import check_device, check_float
+
 ArrayOrTensor = Union[np.ndarray, torch.Tensor]
 ModelArg = Union[str, nn.Module]
 
@@ -42,6 +44,7 @@ def _missing_mask(
     x: torch.Tensor, confidence: Optional[ArrayOrTensor], min_confidence: float, name: str
 ) -> torch.Tensor:
     """``(T, J)`` bool mask of keypoints to treat as missing; validates finiteness."""
+    min_confidence = check_float("min_confidence", min_confidence)
     t, j = x.shape[:2]
     if confidence is None:
         missing = torch.zeros(t, j, dtype=torch.bool)
@@ -110,6 +113,32 @@ def _resolve_device(
         if isinstance(x, torch.Tensor):
             return x.device
     return own or torch.device("cpu")
+
+
+def _checked_device(
+    device: Union[str, torch.device, None], net: nn.Module, from_name: bool, inputs: Sequence[ArrayOrTensor]
+) -> torch.device:
+    """:func:`_resolve_device`, validated before anything moves: an unknown, unavailable or ``meta``
+    device raises ``ValueError`` (``TypeError`` for a non-device) and the model stays where it is."""
+    if device is not None:
+        check_device(device)
+    return check_device(_resolve_device(device, net, from_name, inputs), "device (the model's)")
+
+
+@contextlib.contextmanager
+def _on_device(net: nn.Module, dev: torch.device) -> Iterator[None]:
+    """Move ``net`` to ``dev`` for the call; if the call fails, move it back (the caller's module is
+    never left changed by a failed call). On success it stays on ``dev`` (documented by lift/refine)."""
+    original = _module_device(net)
+    moved = original is not None and original != dev
+    if moved:
+        net.to(dev)
+    try:
+        yield
+    except BaseException:
+        if moved:
+            net.to(original)
+        raise
 
 
 def _model_dtype(net: nn.Module) -> torch.dtype:

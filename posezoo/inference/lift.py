@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validation import check_int
+from .._validation import check_float, check_int
 from ..data.camera import normalize_screen_coordinates
 from ..data.stride_masks import token_offsets
 from ..data.windows import central_frames, evaluation_windows, interpolate_frames, reassemble
@@ -19,13 +19,13 @@ from ._common import (
     ModelArg,
     _as_list,
     _check_sequence,
+    _checked_device,
     _fill_missing,
     _inference,
     _load_model,
     _missing_mask,
     _model_dtype,
-    _module_device,
-    _resolve_device,
+    _on_device,
     _restore_kind,
     _to_cpu64,
 )
@@ -64,7 +64,8 @@ def lift(
             Plain lifting models take ``(B, T, J, 2)`` and return
             ``(B, T, J, 3)``; Uplift-and-Upsample models (they have
             ``output_stride``) take ``(keypoints (B, N, J, 2), stride_mask (B, N))``.
-            A module is moved to ``device`` when one is given.
+            A module is moved to ``device`` when one is given (and moved back
+            if the call fails; an invalid device raises before anything moves).
         image_size: ``(w, h)`` in pixels: the keypoints are normalised with
             :func:`posezoo.data.normalize_screen_coordinates`.
         layout: joint layout of the input: ``"h36m"`` (default), any detector
@@ -138,7 +139,7 @@ def lift(
         single = False
     else:
         seqs, confs, single = [keypoints_2d], [confidence], True
-    batch_size = check_int("batch_size", batch_size, numpy_ok=True)
+    batch_size = check_int("batch_size", batch_size, numpy_ok=True, limit="max_windows")
     input_stride = check_int("input_stride", input_stride, numpy_ok=True)
     check_progress(progress)
     intrinsics = None
@@ -146,18 +147,17 @@ def lift(
         if image_size is None:
             raise ValueError("camera= needs pixel keypoints: pass image_size=(w, h) as well")
         intrinsics = resolve_intrinsics(camera, image_size)
-    dev = _resolve_device(device, net, from_name, seqs)
-    if _module_device(net) not in (None, dev):
-        net.to(dev)
+    dev = _checked_device(device, net, from_name, seqs)  # validated before the model moves
     outs = []
-    for i, (x, conf) in enumerate(zip(seqs, confs)):
-        name = "keypoints_2d" if single else f"keypoints_2d[{i}]"
-        desc = "lift" if single else f"lift {i + 1}/{len(seqs)}"
-        outs.append(_lift_one(
-            x, conf, net, dev, name=name, image_size=image_size, layout=layout, min_confidence=min_confidence,
-            flip_tta=flip_tta, batch_size=batch_size, input_stride=input_stride, output_length=output_length,
-            root_relative=root_relative, amp=amp, progress=(progress, desc), intrinsics=intrinsics,
-        ))
+    with _on_device(net, dev):  # moved back if anything below fails
+        for i, (x, conf) in enumerate(zip(seqs, confs)):
+            name = "keypoints_2d" if single else f"keypoints_2d[{i}]"
+            desc = "lift" if single else f"lift {i + 1}/{len(seqs)}"
+            outs.append(_lift_one(
+                x, conf, net, dev, name=name, image_size=image_size, layout=layout, min_confidence=min_confidence,
+                flip_tta=flip_tta, batch_size=batch_size, input_stride=input_stride, output_length=output_length,
+                root_relative=root_relative, amp=amp, progress=(progress, desc), intrinsics=intrinsics,
+            ))
     return outs[0] if single else outs
 
 
@@ -200,7 +200,7 @@ def _prepare_2d(
     if image_size is not None:
         if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
             raise ValueError(f"image_size must be (w, h), got {image_size!r}")
-        w, h = (float(v) for v in image_size)
+        w, h = (check_float(f"image_size[{i}]", v) for i, v in enumerate(image_size))
         if not (w > 0 and h > 0):
             raise ValueError(f"image_size must be positive, got {image_size!r}")
         x = normalize_screen_coordinates(x, w, h)

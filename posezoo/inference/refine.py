@@ -12,13 +12,13 @@ from ._common import (
     ArrayOrTensor,
     ModelArg,
     _check_sequence,
+    _checked_device,
     _fill_missing,
     _inference,
     _load_model,
     _missing_mask,
     _model_dtype,
-    _module_device,
-    _resolve_device,
+    _on_device,
     _restore_kind,
     _to_cpu64,
 )
@@ -82,7 +82,7 @@ def refine(
     if sample_interval is not None and sample_interval != k:
         raise ValueError(f"sample_interval={sample_interval} does not match the model's sample_interval={k}")
     step = 1 if window_step is None else check_int("window_step", window_step, numpy_ok=True)
-    batch_size = check_int("batch_size", batch_size, numpy_ok=True)
+    batch_size = check_int("batch_size", batch_size, numpy_ok=True, limit="max_windows")
     check_progress(progress)
 
     _check_sequence(poses, "poses")
@@ -98,23 +98,22 @@ def refine(
     missing = _missing_mask(x, confidence, min_confidence, "poses")
     x = _fill_missing(x, missing, [str(j) for j in range(joints)])
 
-    dev = _resolve_device(device, net, from_name, [poses])
-    if _module_device(net) not in (None, dev):
-        net.to(dev)
-    x = x.to(device=dev, dtype=_model_dtype(net))
-    if flat:
-        x = x.reshape(x.shape[0], joints * channels)
-    length = x.shape[0]
-    windows, starts = sliding_windows(x[None], window, k, step)
-    inputs = windows[0]  # (n, W, ...)
-    outs = []
-    with _inference(net, dev, amp), window_progress(progress, len(inputs), batch_size, "refine") as advance:
-        for chunk in inputs.split(batch_size):
-            out = net(chunk)
-            if not isinstance(out, torch.Tensor) or out.shape != chunk.shape:
-                got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                raise ValueError(f"the model returned {got}, expected {tuple(chunk.shape)}")
-            outs.append(out.float())
-            advance(len(chunk))
-    result = merge_windows(torch.cat(outs)[None], starts, length)[0]
+    dev = _checked_device(device, net, from_name, [poses])  # validated before the model moves
+    with _on_device(net, dev):  # moved back if anything below fails
+        x = x.to(device=dev, dtype=_model_dtype(net))
+        if flat:
+            x = x.reshape(x.shape[0], joints * channels)
+        length = x.shape[0]
+        windows, starts = sliding_windows(x[None], window, k, step)
+        inputs = windows[0]  # (n, W, ...)
+        outs = []
+        with _inference(net, dev, amp), window_progress(progress, len(inputs), batch_size, "refine") as advance:
+            for chunk in inputs.split(batch_size):
+                out = net(chunk)
+                if not isinstance(out, torch.Tensor) or out.shape != chunk.shape:
+                    got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                    raise ValueError(f"the model returned {got}, expected {tuple(chunk.shape)}")
+                outs.append(out.float())
+                advance(len(chunk))
+        result = merge_windows(torch.cat(outs)[None], starts, length)[0]
     return _restore_kind(result, poses)

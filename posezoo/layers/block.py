@@ -7,6 +7,7 @@ from typing import Optional, Union
 import torch
 from torch import nn
 
+from .._validation import check_float, check_mlp_ratio, check_probability
 from .attention import Attention
 from .mlp import Mlp
 
@@ -61,11 +62,15 @@ class TransformerBlock(nn.Module):
         attn: Optional[nn.Module] = None,
     ) -> None:
         super().__init__()
+        hidden = check_mlp_ratio(mlp_ratio, dim)
+        check_float("norm_eps", norm_eps, minimum=0.0, exclusive_minimum=True)
+        for name, rate in (("drop", drop), ("attn_drop", attn_drop), ("drop_path", drop_path)):
+            check_probability(name, rate)
         self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         self.attn = attn if attn is not None else Attention(dim, num_heads, qkv_bias, attn_drop, drop)
         self.drop_path = make_drop_path(drop_path)
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=act_layer, drop=drop)
+        self.mlp = Mlp(dim, hidden, act_layer=act_layer, drop=drop)
 
     def forward(
         self,

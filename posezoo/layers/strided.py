@@ -17,6 +17,7 @@ from torch import nn
 
 from .attention import Attention
 from .block import make_drop_path
+from .._validation import check_float, check_int, check_mlp_ratio, check_probability
 from .mlp import get_activation
 from .pos_embed import LearnedPositionalEmbedding
 
@@ -26,8 +27,10 @@ KERNEL_SIZE = 3
 
 
 def _check_padding(padding: Union[int, Sequence[int]]) -> tuple[int, int]:
-    pad = (padding, padding) if isinstance(padding, int) else tuple(int(p) for p in padding)
-    if len(pad) != 2 or any(p not in (0, 1) for p in pad):
+    if isinstance(padding, (str, bytes)) or not isinstance(padding, (int, Sequence)):
+        raise ValueError(f"padding must be (left, right) with each side 0 or 1, got {padding!r}")
+    pad = (padding, padding) if isinstance(padding, int) else tuple(padding)
+    if len(pad) != 2 or any(isinstance(p, bool) or not isinstance(p, int) or p not in (0, 1) for p in pad):
         raise ValueError(
             f"padding must be (left, right) with each side 0 or 1 (the strided residual is only "
             f"defined for those), got {padding!r}"
@@ -41,8 +44,8 @@ def strided_output_length(length: int, stride: int, padding: Union[int, Sequence
     Returns 0 or less when the input is too short for the convolution.
     """
     pl, pr = _check_padding(padding)
-    if stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
+    check_int("stride", stride)
+    check_int("length", length, 0)
     span = length + pl + pr - KERNEL_SIZE
     return span // stride + 1 if span >= 0 else 0
 
@@ -131,6 +134,10 @@ class StridedTransformerBlock(nn.Module):
     ) -> None:
         super().__init__()
         pad = _check_padding(padding)
+        hidden = check_mlp_ratio(mlp_ratio, dim)
+        check_float("norm_eps", norm_eps, minimum=0.0, exclusive_minimum=True)
+        for name, rate in (("drop", drop), ("attn_drop", attn_drop), ("drop_path", drop_path)):
+            check_probability(name, rate)
         out_len = strided_output_length(num_tokens, stride, pad)
         if out_len < 1:
             raise ValueError(
@@ -145,7 +152,7 @@ class StridedTransformerBlock(nn.Module):
         self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         self.attn = Attention(dim, num_heads, qkv_bias, attn_drop, drop)
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
-        self.mlp = StridedConvMlp(dim, int(dim * mlp_ratio), stride, pad, act_layer=act_layer, drop=drop)
+        self.mlp = StridedConvMlp(dim, hidden, stride, pad, act_layer=act_layer, drop=drop)
         self.drop_path = make_drop_path(drop_path)
         self._res_start = 0 if pad[0] else 1
         self._res_stop = num_tokens if pad[1] else num_tokens - 1

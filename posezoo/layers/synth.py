@@ -30,7 +30,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from .._validation import check_int
+from .._validation import check_float, check_int, check_mlp_ratio, check_probability
 from .attention import attend
 from .mlp import Mlp
 
@@ -369,10 +369,10 @@ class MixSynthEncoderLayer(nn.Module):
         **attn_kwargs,
     ) -> None:
         super().__init__()
+        hidden = check_mlp_ratio(expansion_factor, dim, "expansion_factor")
+        check_probability("dropout", dropout)
+        check_float("norm_eps", norm_eps, minimum=0.0, exclusive_minimum=True)
         self.attn = MixSynthAttention(num_frames, dim, reduce_token, reduce_channel, dropout=dropout, **attn_kwargs)
-        hidden = int(dim * expansion_factor)
-        if hidden < 1:
-            raise ValueError(f"expansion_factor {expansion_factor} gives an empty FFN for dim {dim}")
         self.mlp = Mlp(dim, hidden, dim, act_layer="gelu", drop=dropout)
         self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)

@@ -50,13 +50,14 @@ def pyramid_lengths(num_frames: int, stages: int = 3, ratio: int = 2) -> list[in
     for name, value, low in (("num_frames", num_frames, 1), ("stages", stages, 1), ("ratio", ratio, 2)):
         check_int(f"TPCA: {name}", value, low)
     lengths = [num_frames]
-    for _ in range(stages):
+    for _ in range(stages):  # stops after at most log_ratio(num_frames) + 1 steps
         lengths.append(lengths[-1] // ratio)
-    if lengths[-1] < 1:
-        raise ValueError(
-            f"TPCA: {stages} stages with ratio {ratio} need at least {ratio ** stages} frames, got {num_frames} "
-            f"(pyramid {lengths}); use fewer stages or a smaller ratio"
-        )
+        if lengths[-1] < 1:
+            need = f"{ratio ** stages}" if stages * ratio.bit_length() <= 256 else f"{ratio}**{stages}"
+            raise ValueError(
+                f"TPCA: {stages} stages with ratio {ratio} need at least {need} frames, got {num_frames} "
+                f"(pyramid {lengths[:-1]} reaches 0 after {len(lengths) - 1} stages); use fewer stages or a smaller ratio"
+            )
     return lengths
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .._arrays import ArrayLike
+from .._validation import check_real_array
 from ..skeleton import Skeleton, flip_pose
 
 __all__ = ["merge_flipped", "flip_tta_average"]
@@ -27,6 +28,7 @@ def merge_flipped(pred: Any, pred_of_flipped: Any, skeleton: SkeletonLike = "h36
             and ``central`` ``(B, J, 3)``). Structures are merged element by element; a ``None``
             element (e.g. ``full`` of a model without a full-sequence head) stays ``None``.
         pred_of_flipped: the prediction for the mirrored input, with the same structure.
+            Arrays must hold finite real numbers (``TypeError`` / ``ValueError`` otherwise).
         skeleton: joint layout of the predictions (left/right permutation of
             :func:`posezoo.skeleton.flip_pose`).
 
@@ -71,6 +73,8 @@ def _merge_arrays(a: Any, b: Any, skeleton: SkeletonLike, where: str) -> ArrayLi
             f"{where}: pred and pred_of_flipped must both be numpy arrays or both tensors, got "
             f"{type(a).__name__} and {type(b).__name__}"
         )
+    check_real_array(f"{where} (pred)", a)
+    check_real_array(f"{where} (pred_of_flipped)", b)
     if a.shape != b.shape:
         raise ValueError(
             f"{where}: pred and pred_of_flipped must have the same shape, got {tuple(a.shape)} "

@@ -31,8 +31,16 @@ import torch
 from torch import nn
 
 from ._registry import ModelEntry, WeightsMeta, get_model_entry
+from .._validation import check_str_keys, read_json
 from ._resample import FIXED_WINDOW_FAMILIES, resample_temporal_embeddings
-from ._weights import LoadResult, WeightsError, hub_download, load_state_dict_checked, verify_sha256
+from ._weights import (
+    LoadResult,
+    WeightsError,
+    hub_download,
+    load_state_dict_checked,
+    read_safetensors,
+    verify_sha256,
+)
 
 __all__ = ["create_model", "save_pretrained", "from_pretrained", "load_weights"]
 
@@ -44,9 +52,7 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
-    return load_file(str(path), device="cpu")
+    return read_safetensors(path)  # WeightsError for corrupt / truncated files
 
 
 def _base_cfg(entry: ModelEntry, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -194,6 +200,8 @@ def create_model(
         model = entry.model_cls(**kwargs)
     except TypeError as exc:
         raise TypeError(f"{name}: invalid constructor arguments {sorted(overrides)}: {exc}") from exc
+    except (OverflowError, ZeroDivisionError, KeyError, IndexError, RuntimeError) as exc:  # absurd sizes/values
+        raise ValueError(f"{name}: invalid constructor arguments {sorted(overrides)}: {type(exc).__name__}: {exc}") from exc
     cfg = _base_cfg(entry, kwargs)
     result: Optional[LoadResult] = None
 
@@ -356,12 +364,19 @@ def from_pretrained(
         origin = str(source)
     if not config_path.is_file():
         raise FileNotFoundError(f"{config_path} not found: from_pretrained needs the config.json written by save_pretrained")
+    config = read_json(config_path, "posezoo config.json")
+    if not isinstance(config, dict) or not isinstance(config.get("architecture"), str) \
+            or not isinstance(config.get("config"), dict) or not isinstance(config.get("pretrained_cfg", {}), dict):
+        raise ValueError(
+            f"{config_path} is not a posezoo config.json: expected an object with 'architecture' (str), "
+            f"'config' (object) and 'pretrained_cfg' (object), got "
+            f"{sorted(map(str, config))[:8] if isinstance(config, dict) else type(config).__name__}"
+        )
+    name, kwargs = config["architecture"], check_str_keys(f"{config_path}: 'config'", config["config"])
     try:
-        config = json.loads(config_path.read_text())
-        name, kwargs = config["architecture"], config["config"]
-    except (json.JSONDecodeError, KeyError) as exc:
-        raise ValueError(f"{config_path} is not a posezoo config.json: {exc}") from exc
-    model = create_model(name, pretrained=False, **kwargs)
+        model = create_model(name, pretrained=False, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{config_path}: {exc}") from exc
     result = load_state_dict_checked(model, _read_safetensors(weights_path), strict=strict)
     cfg = dict(config.get("pretrained_cfg") or {})
     cfg["source"] = origin

@@ -23,7 +23,14 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from .._validation import check_int
+from .._validation import (
+    check_float,
+    check_int,
+    check_mlp_ratio,
+    check_parameter_budget,
+    check_probability,
+    check_tensor,
+)
 from ..layers import LearnedPositionalEmbedding
 from ..layers.ste import SpatialBlock
 from ._base import PoseModel
@@ -70,13 +77,23 @@ class SpatioTemporalEncoder(PoseModel):
         norm_eps: float,
         official_compat: bool,
     ) -> list[float]:
-        for name, value in (("num_frames", num_frames), ("num_joints", num_joints), ("in_channels", in_channels),
-                            ("out_channels", out_channels), ("dim", dim), ("depth", depth), ("num_heads", num_heads)):
-            check_int(name, value)
+        check_int("num_frames", num_frames, limit="max_model_frames")
+        for name, value in (("num_joints", num_joints), ("in_channels", in_channels),
+                            ("out_channels", out_channels), ("dim", dim), ("num_heads", num_heads)):
+            check_int(name, value, limit="max_width")
+        check_int("depth", depth, limit="max_depth")
         if dim % num_heads != 0:
             raise ValueError(f"dim ({dim}) must be divisible by num_heads ({num_heads})")
-        if not mlp_ratio > 0:
-            raise ValueError(f"mlp_ratio must be > 0, got {mlp_ratio!r}")
+        hidden = check_mlp_ratio(mlp_ratio, dim)
+        for name, rate in (("drop_rate", drop_rate), ("attn_drop_rate", attn_drop_rate),
+                           ("drop_path_rate", drop_path_rate)):
+            check_probability(name, rate)
+        check_float("norm_eps", norm_eps, minimum=0.0, exclusive_minimum=True)
+        # two blocks per depth (attention 4 C^2, MLP 2 C H) + embeddings
+        check_parameter_budget(
+            type(self).__name__, 2 * depth * (4 * dim * dim + 2 * dim * hidden + 16 * dim)
+            + (num_frames + num_joints + in_channels + out_channels) * dim,
+        )
         self.num_frames, self.num_joints = num_frames, num_joints
         self.in_channels, self.out_channels = in_channels, out_channels
         self.dim, self.depth, self.num_heads = dim, depth, num_heads
@@ -126,17 +143,18 @@ class SpatioTemporalEncoder(PoseModel):
         return h
 
     # -- forward --------------------------------------------------------------------
-    def _check_input(self, x: torch.Tensor) -> None:
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{type(self).__name__} expects a torch.Tensor, got {type(x).__name__}")
+    def _check_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Validated input cast to the parameters' dtype (float inputs of another precision only)."""
+        name = f"{type(self).__name__} input"
+        check_tensor(name, x, floating=True, nonempty=False)
         expected = (self.num_frames, self.num_joints, self.in_channels)
         if x.ndim != 4 or tuple(x.shape[1:]) != expected:
             raise ValueError(
                 f"{type(self).__name__} expects input (B, T={expected[0]}, J={expected[1]}, "
                 f"C={expected[2]}), got {tuple(x.shape)}"
             )
-        if not torch.compiler.is_compiling() and not bool(torch.isfinite(x).all()):
-            raise ValueError(f"{type(self).__name__}: input contains NaN or Inf values")
+        check_tensor(name, x, finite=True)  # B >= 1, no NaN/inf
+        return x.to(self.joint_embed.weight.dtype)
 
     def forward(
         self, x: torch.Tensor, return_attention: bool = False
@@ -145,7 +163,9 @@ class SpatioTemporalEncoder(PoseModel):
 
         Args:
             x: ``(B, T, J, in_channels)`` normalised 2D poses (screen
-                coordinates, x in [-1, 1]).
+                coordinates, x in [-1, 1]), floating point (a precision other
+                than the parameters' is cast to it; integer, bool and complex
+                inputs raise ``TypeError``), finite, ``B >= 1``.
             return_attention: also return the attention maps as
                 ``{"spatial": [(B, T, H, J, J)] * depth, "temporal": [(B, J, H, T, L)] * depth}``
                 (``L = T``, or ``T + M`` for RTPCA blocks that attend to XLR memory).
@@ -154,7 +174,7 @@ class SpatioTemporalEncoder(PoseModel):
             ``(B, T, J, out_channels)`` 3D poses (root-relative, metres when
             trained that way); with ``return_attention`` a tuple ``(poses, maps)``.
         """
-        self._check_input(x)
+        x = self._check_input(x)
         h = self.pos_drop(self.spatial_pos_embed(self.joint_embed(x)))
         spatial_maps: list[torch.Tensor] = []
         temporal_maps: list[torch.Tensor] = []

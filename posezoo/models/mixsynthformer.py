@@ -17,9 +17,10 @@ Differences from the official ``PoseRefinementModel`` (outputs are identical):
   the official forward pass; posezoo does not create it (16,640 parameters
   in the H36M setting: official 211,003, posezoo 194,363).
   ``keep_unused_value_reduce=True`` restores the official layout.
-* The official forward casts the input to float32; posezoo casts it to the
-  dtype of the model's parameters (float32 unless you convert the model), so
-  a float64 model computes in float64 and autocast works as usual.
+* The official forward casts the input to float32; posezoo casts a floating
+  input to the dtype of the model's parameters (float32 unless you convert the
+  model), so a float64 model computes in float64 and autocast works as usual.
+  Integer, bool and complex inputs raise ``TypeError``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,16 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .._validation import check_int
+from .._validation import (
+    check_bool,
+    check_float,
+    check_int,
+    check_mlp_ratio,
+    check_parameter_budget,
+    check_probability,
+    check_tensor,
+    limits,
+)
 from ..layers.keyframe_interp import INTERP_MODES, KeyframeInterpolation
 from ..layers.synth import MixSynthEncoder
 from ._base import PoseModel
@@ -106,12 +116,29 @@ class MixSynthFormer(PoseModel):
         norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
-        for name, value, low in (("num_joints", num_joints, 1), ("in_channels", in_channels, 1),
-                                 ("sample_interval", sample_interval, 1), ("num_keyframes", num_keyframes, 2),
+        for name, value, low in (("num_joints", num_joints, 1), ("in_channels", in_channels, 1), ("dim", dim, 1)):
+            check_int(name, value, low, limit="max_width")
+        for name, value, low in (("sample_interval", sample_interval, 1), ("num_keyframes", num_keyframes, 2),
                                  ("num_future_frames", num_future_frames, 0)):
-            check_int(name, value, low)
+            check_int(name, value, low, limit="max_model_frames")
+        check_int("depth", depth, limit="max_depth")
         if interp not in INTERP_MODES:
             raise ValueError(f"interp must be one of {', '.join(map(repr, INTERP_MODES))}, got {interp!r}")
+        window = sample_interval * (num_keyframes - 1) + 1 + num_future_frames
+        if window > limits.max_model_frames:
+            raise ValueError(
+                f"a window of {window} frames (K * Q + 1 + F) exceeds posezoo.limits.max_model_frames "
+                f"({limits.max_model_frames})"
+            )
+        hidden = check_mlp_ratio(expansion_factor, dim, "expansion_factor")
+        check_probability("dropout", dropout)
+        check_bool("se", se)
+        check_bool("keep_unused_value_reduce", keep_unused_value_reduce)
+        check_float("norm_eps", norm_eps, minimum=0.0, exclusive_minimum=True)
+        check_parameter_budget(
+            "MixSynthFormer", depth * (2 * window * window + 2 * dim * dim + 2 * window * dim + 2 * dim * hidden)
+            + window * num_keyframes + 2 * num_joints * in_channels * dim,
+        )
         self.num_joints = num_joints
         self.in_channels = self.out_channels = in_channels
         self.sample_interval = sample_interval
@@ -149,16 +176,18 @@ class MixSynthFormer(PoseModel):
         return list(range(0, self.num_frames, self.sample_interval))
 
     def _flatten(self, x: torch.Tensor, frames: int, what: str) -> tuple[torch.Tensor, bool]:
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
+        check_tensor(f"MixSynthFormer {what}", x, floating=True, nonempty=False)
         j, d = self.num_joints, self.in_channels
         if x.ndim == 4 and x.shape[1] == frames and x.shape[2:] == (j, d):
-            return x.flatten(2), True
-        if x.ndim == 3 and x.shape[1] == frames and x.shape[2] == j * d:
-            return x, False
-        raise ValueError(
-            f"{what} must be (B, {frames}, {j}, {d}) or (B, {frames}, {j * d}), got {tuple(x.shape)}"
-        )
+            flat, joints_axis = x.flatten(2), True
+        elif x.ndim == 3 and x.shape[1] == frames and x.shape[2] == j * d:
+            flat, joints_axis = x, False
+        else:
+            raise ValueError(
+                f"{what} must be (B, {frames}, {j}, {d}) or (B, {frames}, {j * d}), got {tuple(x.shape)}"
+            )
+        check_tensor(f"MixSynthFormer {what}", x)  # B >= 1
+        return flat, joints_axis
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Refine a window (or predict its future) from its keyframes.

@@ -18,7 +18,8 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from ..layers.tpca import AMPLIFY_MODES, COMPRESS_MODES, TPCA
+from .._validation import check_bool, check_int
+from ..layers.tpca import AMPLIFY_MODES, COMPRESS_MODES, TPCA, pyramid_lengths
 from ..layers.xlr import KeyValue, XLRBlock
 from ._registry import register_model
 from ._ste import SpatioTemporalEncoder, ste_variant_config
@@ -102,6 +103,12 @@ class RTPCA(SpatioTemporalEncoder):
         official_compat: bool = False,
     ) -> None:
         super().__init__()
+        for name, flag in (("tpca", tpca), ("xlr", xlr), ("official_compat", official_compat)):
+            check_bool(name, flag)
+        if tpca:
+            check_int("num_frames", num_frames, limit="max_model_frames")
+            pyramid_lengths(num_frames, check_int("tpca_stages", tpca_stages, limit="max_depth"),
+                            check_int("tpca_ratio", tpca_ratio, 2, limit="max_model_frames"))
         if tpca_compress not in COMPRESS_MODES:
             raise ValueError(f"tpca_compress must be one of {COMPRESS_MODES}, got {tpca_compress!r}")
         if tpca_amplify not in AMPLIFY_MODES:
@@ -123,8 +130,8 @@ class RTPCA(SpatioTemporalEncoder):
         )
         if xlr_memory_len is None:
             xlr_memory_len = max(1, num_frames // 8)
-        elif not isinstance(xlr_memory_len, int) or isinstance(xlr_memory_len, bool) or xlr_memory_len < 1:
-            raise ValueError(f"xlr_memory_len must be a positive int or None, got {xlr_memory_len!r}")
+        else:
+            check_int("xlr_memory_len", xlr_memory_len, limit="max_model_frames")
         self.use_tpca, self.use_xlr = bool(tpca), bool(xlr)
         self.xlr_connection, self.xlr_memory_len = xlr_connection, xlr_memory_len
         tpca_eps = OFFICIAL_TPCA_NORM_EPS if official_compat else norm_eps

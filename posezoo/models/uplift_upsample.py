@@ -48,6 +48,15 @@ from ..layers import (
     linear_drop_path_rates,
     strided_output_length,
 )
+from .._validation import (
+    check_bool,
+    check_int,
+    check_mlp_ratio,
+    check_parameter_budget,
+    check_probability,
+    check_tensor,
+    limits,
+)
 from ._base import PoseModel
 from ._registry import register_model
 
@@ -83,10 +92,22 @@ class UpliftUpsampleOutput:
 torch.export.register_dataclass(UpliftUpsampleOutput, serialized_type_name="posezoo.UpliftUpsampleOutput")
 
 
-def _as_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    return value
+def _as_list(value, name: str) -> list:
+    """A list/tuple argument as a list (a bounded number of items), else ``TypeError``."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a list, got {type(value).__name__}")
+    if len(value) > limits.max_model_frames:
+        raise ValueError(f"{name} has {len(value)} entries, more than posezoo.limits.max_model_frames")
+    return list(value)
+
+
+def _padding(value, name: str) -> list[int]:
+    """``[left, right]`` from an int or a pair, each exactly 0 or 1 (no truncation of 1.5 to 1)."""
+    pair = [value, value] if isinstance(value, int) and not isinstance(value, bool) else value
+    if (isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2
+            or any(isinstance(v, bool) or not isinstance(v, int) or v not in (0, 1) for v in pair)):
+        raise ValueError(f"{name} must be (left, right) with each side 0 or 1, got {value!r}")
+    return [int(v) for v in pair]
 
 
 def strided_lengths(
@@ -150,8 +171,10 @@ class UpliftUpsample(PoseModel):
     Inputs of :meth:`forward`: ``keypoints_2d`` ``(B, N, J, in_channels)``
     normalised screen coordinates and ``stride_mask`` ``(B, N)`` (bool, or 0/1
     numbers; ``True``/1 = keyframe; None = all keyframes). Values at
-    non-keyframes are ignored (they may even be NaN). Returns
-    :class:`UpliftUpsampleOutput`.
+    non-keyframes are ignored (they may even be NaN). ``keypoints_2d`` must be
+    floating point (another precision is cast to the parameters' dtype; integer,
+    bool and complex inputs raise ``TypeError``) with ``B >= 1``; a complex
+    ``stride_mask`` raises ``TypeError``. Returns :class:`UpliftUpsampleOutput`.
     """
 
     def __init__(
@@ -179,26 +202,27 @@ class UpliftUpsample(PoseModel):
         joint_order: str = "h36m",
     ) -> None:
         super().__init__()
-        for name, value in (("num_frames", num_frames), ("num_joints", num_joints),
-                            ("in_channels", in_channels), ("spatial_dim", spatial_dim),
-                            ("temporal_dim", temporal_dim), ("num_heads", num_heads),
-                            ("output_stride", output_stride)):
-            if _as_int(value, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+        check_int("num_frames", num_frames, limit="max_model_frames")
+        for name, value in (("num_joints", num_joints), ("in_channels", in_channels), ("spatial_dim", spatial_dim),
+                            ("temporal_dim", temporal_dim), ("num_heads", num_heads)):
+            check_int(name, value, limit="max_width")
+        check_int("output_stride", output_stride, limit="max_model_frames")
         for name, value in (("spatial_depth", spatial_depth), ("temporal_depth", temporal_depth),
                             ("first_strided_token_attention_layer", first_strided_token_attention_layer)):
-            if _as_int(value, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
+            check_int(name, value, 0, limit="max_depth")
         for name, dim in (("spatial_dim", spatial_dim), ("temporal_dim", temporal_dim)):
             if dim % num_heads != 0 and (name == "temporal_dim" or spatial_depth > 0):
                 raise ValueError(f"{name} ({dim}) must be divisible by num_heads ({num_heads})")
+        hidden = max(check_mlp_ratio(mlp_ratio, spatial_dim), check_mlp_ratio(mlp_ratio, temporal_dim))
+        check_probability("drop_rate", drop_rate)
+        check_probability("attn_drop_rate", attn_drop_rate)
 
-        strides = [_as_int(s, "strides[i]") for s in strides]
-        if any(s < 1 for s in strides):
-            raise ValueError(f"strides must be >= 1, got {strides}")
+        strides = [check_int(f"strides[{i}]", s, limit="max_model_frames") for i, s in enumerate(_as_list(strides, "strides"))]
+        if len(strides) > limits.max_depth:
+            raise ValueError(f"at most {limits.max_depth} strided blocks (posezoo.limits.max_depth), got {len(strides)}")
         if paddings is None:
             paddings = [[1, 1]] * len(strides)
-        paddings = [[p, p] if isinstance(p, int) else [int(v) for v in p] for p in paddings]
+        paddings = [_padding(p, f"paddings[{i}]") for i, p in enumerate(_as_list(paddings, "paddings"))]
         if len(paddings) != len(strides):
             raise ValueError(f"got {len(paddings)} paddings for {len(strides)} strides")
         lengths = strided_lengths(num_frames, strides, paddings)
@@ -208,11 +232,19 @@ class UpliftUpsample(PoseModel):
                 f"{lengths[-1]}, not 1 (token counts {lengths}); choose strides whose product "
                 f"covers N, e.g. N=27 with strides [3, 3, 3] and paddings [1, 1]"
             )
+        depth = spatial_depth + temporal_depth + len(strides)
+        check_parameter_budget(
+            "UpliftUpsample", depth * (4 + 2 * 3) * max(spatial_dim, temporal_dim) * max(hidden, spatial_dim, temporal_dim)
+            + (num_frames + num_joints * spatial_dim) * temporal_dim,
+        )
 
-        input_strides = [output_stride] if input_strides is None else [_as_int(s, "input_strides[i]") for s in input_strides]
+        input_strides = [output_stride] if input_strides is None else [
+            check_int(f"input_strides[{i}]", s, limit="max_model_frames")
+            for i, s in enumerate(_as_list(input_strides, "input_strides"))
+        ]
         if not input_strides:
             raise ValueError("input_strides must not be empty")
-        bad = [s for s in input_strides if s < 1 or s % output_stride != 0]
+        bad = [s for s in input_strides if s % output_stride != 0]
         if bad:
             raise ValueError(
                 f"input_strides must be positive multiples of output_stride ({output_stride}), got {bad}"
@@ -231,12 +263,16 @@ class UpliftUpsample(PoseModel):
             )
 
         if isinstance(drop_path_rate, (int, float)):
-            dpr = [float(drop_path_rate)] * 3
+            dpr = [check_probability("drop_path_rate", drop_path_rate)] * 3
         else:
-            dpr = [float(r) for r in drop_path_rate]
+            dpr = [check_probability(f"drop_path_rate[{i}]", r) for i, r in enumerate(_as_list(drop_path_rate, "drop_path_rate"))]
             if len(dpr) != 3:
                 raise ValueError(f"drop_path_rate must be a float or [spatial, temporal, strided], got {drop_path_rate}")
 
+        for name, flag in (("qkv_bias", qkv_bias), ("strided_input", strided_input), ("full_output", full_output)):
+            check_bool(name, flag)
+        if not isinstance(joint_order, str):
+            raise TypeError(f"joint_order must be a str such as 'h36m' or 'official', got {type(joint_order).__name__}")
         from ..skeleton import get_skeleton
 
         skeleton = get_skeleton(JOINT_ORDERS.get(joint_order, joint_order))
@@ -324,21 +360,23 @@ class UpliftUpsample(PoseModel):
     def _check_inputs(
         self, keypoints_2d: torch.Tensor, stride_mask: Optional[torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if not isinstance(keypoints_2d, torch.Tensor):
-            raise TypeError(f"keypoints_2d must be a torch.Tensor, got {type(keypoints_2d).__name__}")
+        check_tensor("keypoints_2d", keypoints_2d, floating=True, nonempty=False)
         expected = (self.num_frames, self.num_joints, self.in_channels)
         if keypoints_2d.ndim != 4 or tuple(keypoints_2d.shape[1:]) != expected:
             raise ValueError(
                 f"keypoints_2d must have shape (B, {', '.join(map(str, expected))}) = (batch, tokens, joints, "
                 f"channels), got {tuple(keypoints_2d.shape)}"
             )
+        check_tensor("keypoints_2d", keypoints_2d)  # B >= 1
+        keypoints_2d = keypoints_2d.to(self.central_head.weight.dtype)
         batch = keypoints_2d.shape[0]
         eager = not torch.compiler.is_compiling()
         if stride_mask is None:
             mask = torch.ones(batch, self.num_frames, dtype=torch.bool, device=keypoints_2d.device)
         else:
-            if not isinstance(stride_mask, torch.Tensor):
-                raise TypeError(f"stride_mask must be a torch.Tensor, got {type(stride_mask).__name__}")
+            check_tensor("stride_mask", stride_mask, floating=False, nonempty=False)
+            if stride_mask.is_complex():
+                raise TypeError(f"stride_mask must be bool or hold 0/1 real numbers, got dtype {stride_mask.dtype}")
             if tuple(stride_mask.shape) != (batch, self.num_frames):
                 raise ValueError(
                     f"stride_mask must have shape (B, N) = ({batch}, {self.num_frames}), got {tuple(stride_mask.shape)}"

@@ -13,6 +13,8 @@ from typing import Sequence, TypeVar, Union
 import numpy as np
 import torch
 
+from .._validation import check_real_array
+
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 __all__ = [
@@ -136,13 +138,20 @@ def joint_weights(skeleton: Union[str, Skeleton] = "h36m") -> torch.Tensor:
     return torch.tensor(_JOINT_WEIGHTS[skel.name], dtype=torch.float32)
 
 
-def _check_pose(x: Array, num_joints: int, name: str = "pose") -> None:
-    if not isinstance(x, (np.ndarray, torch.Tensor)):
-        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
-    if x.ndim < 2 or x.shape[-2] != num_joints:
+def _check_pose(
+    x: Array, num_joints: int, name: str = "pose", *, finite: bool = True, allow_bool: bool = False
+) -> None:
+    check_real_array(name, x, finite=False, allow_bool=allow_bool)
+    if x.ndim < 2 or x.shape[-2] != num_joints or x.shape[-1] < 1:
         raise ValueError(
-            f"{name} must have shape (..., {num_joints}, C), got {tuple(x.shape)}"
+            f"{name} must have shape (..., {num_joints}, C) with C >= 1, got {tuple(x.shape)}"
         )
+    if finite:
+        try:
+            check_real_array(name, x, finite=True, allow_bool=allow_bool)
+        except ValueError as exc:
+            raise ValueError(f"{exc}; mark missing joints with a confidence/mask and pass allow_nonfinite=True "
+                             "(or confidence= for coco_to_h36m) to let them through") from None
 
 
 def _take_joints(x: Array, index: Sequence[int]) -> Array:
@@ -151,33 +160,41 @@ def _take_joints(x: Array, index: Sequence[int]) -> Array:
     return x[..., list(index), :]
 
 
-def flip_pose(x: Array, skeleton: Union[str, Skeleton] = "h36m") -> Array:
+def flip_pose(x: Array, skeleton: Union[str, Skeleton] = "h36m", *, allow_nonfinite: bool = False) -> Array:
     """Mirror poses left-right: negate x and swap left/right joints.
 
     Args:
         x: ``(..., J, C)`` poses, C >= 1, with x as the first coordinate and
-            centred at 0 (root-relative 3D, or normalised screen coordinates).
+            centred at 0 (root-relative 3D, or normalised screen coordinates);
+            integer or floating dtype (bool, complex and object arrays raise
+            ``TypeError``).
         skeleton: joint layout of ``x``.
+        allow_nonfinite: let NaN/inf (e.g. missing joints marked by a separate
+            mask) pass through; by default they raise ``ValueError``.
 
     Returns:
         Mirrored poses of the same shape and kind. Flipping twice is the identity.
     """
     skel = get_skeleton(skeleton)
-    _check_pose(x, skel.num_joints)
+    _check_pose(x, skel.num_joints, finite=not allow_nonfinite)
     out = _take_joints(x, skel.flip_permutation)
     out = out.clone() if isinstance(out, torch.Tensor) else out.copy()
     out[..., 0] = -out[..., 0]
     return out
 
 
-def reorder_joints(x: Array, src: Union[str, Skeleton], dst: Union[str, Skeleton]) -> Array:
+def reorder_joints(
+    x: Array, src: Union[str, Skeleton], dst: Union[str, Skeleton], *, allow_nonfinite: bool = False
+) -> Array:
     """Re-index joints from layout ``src`` to layout ``dst`` by joint name.
 
     Every joint of ``dst`` must exist (by name) in ``src``; use
-    :func:`posezoo.skeleton.convert_layout` for layouts that need derived joints.
+    :func:`posezoo.skeleton.convert_layout` for layouts that need derived joints. ``x`` is
+    ``(..., J, C)`` of integer, floating or bool dtype (per-joint flags
+    reorder too); NaN/inf raise ``ValueError`` unless ``allow_nonfinite``.
     """
     s, d = get_skeleton(src), get_skeleton(dst)
-    _check_pose(x, s.num_joints)
+    _check_pose(x, s.num_joints, finite=not allow_nonfinite, allow_bool=True)
     missing = [n for n in d.joint_names if n not in s.joint_names]
     if missing:
         raise ValueError(f"cannot map {s.name} -> {d.name}: {s.name} lacks {', '.join(missing)}")

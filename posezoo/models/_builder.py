@@ -32,6 +32,7 @@ from torch import nn
 
 from ._registry import ModelEntry, WeightsMeta, get_model_entry
 from .._validation import check_str_keys, read_json
+from ._official_hook import official_loader
 from ._resample import FIXED_WINDOW_FAMILIES, resample_temporal_embeddings
 from ._weights import (
     LoadResult,
@@ -129,10 +130,9 @@ def _fit_window(state_dict: Mapping[str, torch.Tensor], model: nn.Module, cfg: d
 def _load_official_into(
     model: nn.Module, entry: ModelEntry, path: Path, kwargs: dict[str, Any], strict: bool
 ) -> tuple[nn.Module, LoadResult]:
-    from ..convert import convert_official
-    from ..convert._official import converter_accepts_model_config
-
-    if converter_accepts_model_config(entry.family):
+    hooks = official_loader()
+    convert_official = hooks.convert
+    if hooks.accepts_model_config(entry.family):
         # the architecture is not in the checkpoint: describe it by the variant's own kwargs
         conv = convert_official(
             entry.family, path, config=dict(kwargs), joint_order=kwargs.get("joint_order", "h36m")
@@ -229,11 +229,9 @@ def create_model(
             path = path / WEIGHTS_NAME
             if not path.is_file():
                 raise FileNotFoundError(f"{pretrained} holds no {WEIGHTS_NAME}")
-        from ..convert import is_official_checkpoint
-
         if path.suffix == ".safetensors":
             result = load(_read_safetensors(path))
-        elif is_official_checkpoint(path, entry.family):
+        elif official_loader().is_official(path, entry.family):
             model, result = _load_official_into(model, entry, path, kwargs, strict)
             kwargs = dict(model.init_kwargs)
         else:

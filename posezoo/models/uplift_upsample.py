@@ -349,7 +349,7 @@ class UpliftUpsample(PoseModel):
         The mask uses the first of ``input_strides`` that has upsampling
         positions (``s_in > s_out``), or ``input_strides[0]`` if none has.
         """
-        from ..data.stride_masks import stride_mask
+        from ..layers.stride_masks import stride_mask
 
         device = self.central_head.weight.device
         keypoints = 0.3 * torch.randn(batch_size, self.num_frames, self.num_joints, self.in_channels, device=device)

@@ -53,7 +53,6 @@ def to_official(model: torch.nn.Module, family: str) -> dict[str, torch.Tensor]:
 
 
 def _attention(sd, prefix, x_q, x_kv, heads, fused, extra_kv=None):
-    c = x_q.shape[-1]
     if fused:
         q, k, v = F.linear(x_q, sd[prefix + "qkv.weight"], sd[prefix + "qkv.bias"]).chunk(3, dim=-1)
     else:

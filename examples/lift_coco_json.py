@@ -41,11 +41,10 @@ import posezoo
 from posezoo.data import DetectorNoise, load_sample
 from posezoo.skeleton import synthesize_keypoints
 
-
 # ----------------------------------------------------------------------------- 1. write a demo JSON
 
 
-def h36m_to_coco_pixels(sample: "posezoo.data.Sample") -> np.ndarray:
+def h36m_to_coco_pixels(sample: posezoo.data.Sample) -> np.ndarray:
     """COCO-17 pixels of a bundled sample: detector joints placed around its 3D poses, projected."""
     cam3d = sample.camera.world_to_camera(sample.poses_world.astype(np.float64))
     return sample.camera.project(synthesize_keypoints(cam3d, "coco"))

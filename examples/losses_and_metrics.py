@@ -63,7 +63,7 @@ def main() -> None:
             noise = rng.normal(scale=0.03, size=gt.shape)
             if kind == "smooth":  # 9-frame moving average: far less jitter (zero-padded, so window edges get less noise)
                 kernel = np.ones(9) / 9
-                noise = np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="same"), 1, noise) * 3
+                noise = np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="same"), 1, noise) * 3  # noqa: B023
             pred = gt + noise
             pred[..., 0, :] = 0.0  # root-relative prediction
             losses.append(float(loss_fn(torch.from_numpy(pred), torch.from_numpy(gt))))

@@ -27,7 +27,12 @@ from torch.utils.data import DataLoader
 import posezoo
 from posezoo.data import UpliftUpsampleWindows, VirtualCameraPairs, cmu_mocap
 from posezoo.training.recipes.uplift_upsample import (
-    make_ema, make_loss, make_optimizer, make_scheduler, training_config, training_windows,
+    make_ema,
+    make_loss,
+    make_optimizer,
+    make_scheduler,
+    training_config,
+    training_windows,
 )
 
 

@@ -8,6 +8,7 @@ __version__ = "0.1.0.dev0"
 from . import data, io, losses, metrics, skeleton
 from ._validation import Limits, limits
 from .convert import from_official
+from .inference import lift, refine, root_trajectory
 from .models import (
     PoseModel,
     WeightsError,
@@ -20,7 +21,6 @@ from .models import (
     register_model,
     save_pretrained,
 )
-from .inference import lift, refine, root_trajectory
 from .utils import count_flops
 
 __all__ = [

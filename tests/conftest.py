@@ -8,7 +8,6 @@ import pytest
 import torch
 from torch import nn
 
-import posezoo
 from posezoo.models import PoseModel, register_model
 from posezoo.models._registry import _MODEL_REGISTRY
 

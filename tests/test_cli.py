@@ -17,8 +17,6 @@ from posezoo.models._registry import _detach_weights, get_model_entry
 
 from .conftest import REPO_ROOT
 
-from .conftest import REPO_ROOT
-
 
 def test_list_and_info(capsys, tiny_name: str) -> None:
     assert main(["list"]) == 0

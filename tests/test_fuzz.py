@@ -56,7 +56,7 @@ def fuzz(profile: str, body, default: int, slow: int = 1000) -> None:
     run()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def model(name: str) -> torch.nn.Module:
     torch.manual_seed(0)
     return posezoo.create_model(name).eval()
@@ -272,7 +272,7 @@ OFFICIAL = {"rtpca": FIXTURES / "rtpca" / "f243_d32_depth3_b2" / "checkpoint.bin
             "mixsynthformer": FIXTURES / "mixsynthformer" / "h36m3d_si10_step10_e64_l4_rt4_rc1_b2" / "checkpoint.pth.tar"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _official_state(family: str) -> dict:
     ckpt = torch.load(OFFICIAL[family], map_location="cpu", weights_only=False)
     return dict(ckpt["state_dict" if family == "mixsynthformer" else "model_pos"])

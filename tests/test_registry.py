@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 import posezoo
 from posezoo.models import get_model_entry, register_model

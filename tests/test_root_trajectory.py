@@ -16,7 +16,7 @@ def _views(clips: int = 6, seed: int = 0):
     rng = np.random.default_rng(seed)
     sampler = VirtualCameraSampler(distance_m=(4.0, 9.0))
     out = []
-    for name, clip in sorted(cmu_mocap("test").items())[:clips]:
+    for _name, clip in sorted(cmu_mocap("test").items())[:clips]:
         clip = clip[:150].astype(np.float64)
         cam = sampler.sample_for_motion(clip, rng)
         c3 = cam.world_to_camera(clip)

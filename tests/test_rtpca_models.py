@@ -109,10 +109,10 @@ def test_official_compat_doubles_the_stream_after_temporal_blocks_from_the_secon
     for compat, factors in ((True, [1.0, 2.0, 2.0]), (False, [1.0, 1.0, 1.0])):
         model = RTPCA(**SMALL, official_compat=compat).eval()
         norm_outs, next_inputs = [], []
-        model.temporal_norm.register_forward_hook(lambda m, i, o: norm_outs.append(o.detach().clone()))
+        model.temporal_norm.register_forward_hook(lambda m, i, o: norm_outs.append(o.detach().clone()))  # noqa: B023
         for block in list(model.spatial_blocks)[1:]:
-            block.register_forward_pre_hook(lambda m, args: next_inputs.append(args[0].detach().clone()))
-        model.head_norm.register_forward_pre_hook(lambda m, args: next_inputs.append(args[0].detach().clone()))
+            block.register_forward_pre_hook(lambda m, args: next_inputs.append(args[0].detach().clone()))  # noqa: B023
+        model.head_norm.register_forward_pre_hook(lambda m, args: next_inputs.append(args[0].detach().clone()))  # noqa: B023
         with torch.no_grad():
             model(torch.rand(1, 27, 17, 2))
         for t_i, nxt, factor in zip(norm_outs, next_inputs, factors):

@@ -206,7 +206,7 @@ def test_wrong_family_joint_order_and_file_content(tmp_path: Path) -> None:
 _TPCA_TO_OFFICIAL = (("down_norms.", "norm"), ("amplify.", "up"), ("up_norms.", "upnorm"))
 
 
-def _official_state_dict(model: torch.nn.Module, family: str, seed: int) -> "OrderedDict[str, torch.Tensor]":
+def _official_state_dict(model: torch.nn.Module, family: str, seed: int) -> OrderedDict[str, torch.Tensor]:
     """Write a posezoo model in the official key layout (the inverse of the converter), adding the
     official RTPCA's never-used spatial-block TPCA tensors with random values."""
     renames = (("joint_embed.", "Spatial_patch_to_embedding."), ("spatial_norm.", "Spatial_norm."),

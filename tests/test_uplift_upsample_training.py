@@ -8,8 +8,9 @@ import torch
 from torch.utils.data import DataLoader
 
 import posezoo
-from posezoo.data import VirtualCameraPairs, cmu_mocap, flip_sample, stride_mask
+from posezoo.data import VirtualCameraPairs, cmu_mocap, flip_sample
 from posezoo.data.windows import UpliftUpsampleWindows
+from posezoo.skeleton import reorder_joints
 from posezoo.training.recipes.uplift_upsample import (
     RELEASED_TRAINING_CONFIGS,
     ema_decay,
@@ -21,7 +22,6 @@ from posezoo.training.recipes.uplift_upsample import (
     training_config,
     training_windows,
 )
-from posezoo.skeleton import reorder_joints
 
 OFFICIAL_FLIP = [5, 4, 3, 2, 1, 0, 6, 7, 8, 9, 10, 16, 15, 14, 13, 12, 11]
 
@@ -176,7 +176,7 @@ def _train(steps: int, pairs: int, lr: float, seed: int = 0):
     ema = make_ema(model, cfg)
     loss_fn = make_loss(cfg)
     losses = []
-    for step, batch in zip(range(steps), loader):
+    for _step, batch in zip(range(steps), loader):
         out = model(batch["keypoints_2d"], batch["stride_mask"])
         loss = loss_fn(out.full, out.central, batch["pose_3d"])
         opt.zero_grad()

@@ -42,7 +42,7 @@ def make_pairs(
     wide = VirtualCameraSampler(distance_m=(7.0, 12.0))
     h36m, det = [], {name: [] for name in layouts}
     cam3d: dict[str, list] = {"h36m": [], **{name: [] for name in layouts}}
-    for name, clip in sorted(cmu_mocap(split).items()):
+    for _name, clip in sorted(cmu_mocap(split).items()):
         poses = clip[::every].astype(np.float64)
         synth = {layout: synthesize_keypoints(poses, layout) for layout in layouts}
         for _ in range(cameras):
@@ -70,7 +70,7 @@ def refit_all(h36m_px: np.ndarray, det_px: dict[str, np.ndarray], noise_px: floa
 def max_weight_difference(layout: str, refitted) -> float:
     code = get_conversion(layout)
     diff = 0.0
-    for (target, rules), (_, new_rules) in zip(code.rules, refitted.rules):
+    for (_target, rules), (_, new_rules) in zip(code.rules, refitted.rules):
         for a, b in zip(rules, new_rules):
             diff = max(diff, float(np.max(np.abs(np.subtract(a.weights, b.weights)))))
     return diff

@@ -28,7 +28,7 @@ class _InertGlobal:
     def __setstate__(self, state: Any) -> None:
         pass
 
-    def __call__(self, *args: Any, **kwargs: Any) -> "_InertGlobal":
+    def __call__(self, *args: Any, **kwargs: Any) -> _InertGlobal:
         return _InertGlobal()
 
 

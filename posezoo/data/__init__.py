@@ -1,16 +1,6 @@
 """Data conventions: stride masks, cameras, datasets, windows and samples."""
 
-from .keyframe_windows import (
-    keyframe_frame_indices,
-    merge_windows,
-    pad_edge,
-    padded_length,
-    sliding_windows,
-    window_starts,
-    window_stride,
-)
 from .bundled import Sample, list_samples, load_sample
-from .cmu import CMU_SPLITS, cmu_mocap, cmu_mocap_path
 from .camera import (
     Camera,
     VirtualCameraSampler,
@@ -20,6 +10,16 @@ from .camera import (
     project_points,
     project_to_2d,
     world_to_camera,
+)
+from .cmu import CMU_SPLITS, cmu_mocap, cmu_mocap_path
+from .keyframe_windows import (
+    keyframe_frame_indices,
+    merge_windows,
+    pad_edge,
+    padded_length,
+    sliding_windows,
+    window_starts,
+    window_stride,
 )
 from .mocap import DetectorNoise, VirtualCameraPairs, load_clip_meta, load_clips
 from .stride_masks import (

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from .._validation import check_float
-from ._array import Array, ArrayLike, as_like, check_array, cross, expand_params, stack, sqrt
+from ._array import Array, ArrayLike, as_like, check_array, cross, expand_params, sqrt, stack
 
 __all__ = [
     "normalize_screen_coordinates",
@@ -360,19 +360,19 @@ class Camera:
     def batch_shape(self) -> tuple[int, ...]:
         return tuple(self.orientation.shape[:-1])
 
-    def __getitem__(self, index: Any) -> "Camera":
+    def __getitem__(self, index: Any) -> Camera:
         """Select cameras of a batch (``cams[0]``, ``cams[2:5]``)."""
         if not self.batch_shape:
             raise IndexError("cannot index a single (unbatched) Camera")
         return replace(self, **{f.name: getattr(self, f.name)[index] for f in fields(self) if f.name != "name"})
 
-    def to_torch(self, device: Union[str, torch.device, None] = None, dtype: torch.dtype = torch.float32) -> "Camera":
+    def to_torch(self, device: Union[str, torch.device, None] = None, dtype: torch.dtype = torch.float32) -> Camera:
         """The same camera with every field a torch tensor."""
         def conv(v: Any) -> torch.Tensor:
             return torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v).to(device=device, dtype=dtype)
         return replace(self, **{f.name: conv(getattr(self, f.name)) for f in fields(self) if f.name != "name"})
 
-    def to_numpy(self, dtype: Any = np.float64) -> "Camera":
+    def to_numpy(self, dtype: Any = np.float64) -> Camera:
         """The same camera with every field a numpy array."""
         def conv(v: Any) -> np.ndarray:
             if isinstance(v, torch.Tensor):
@@ -392,7 +392,7 @@ class Camera:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Camera":
+    def from_dict(cls, d: dict[str, Any]) -> Camera:
         keys = [f.name for f in fields(cls) if f.name != "name"]
         missing = [k for k in keys if k not in d]
         if missing:

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from .._validation import check_float, check_int, check_mlp_ratio, check_probability
 from .attention import Attention
 from .block import make_drop_path
-from .._validation import check_float, check_int, check_mlp_ratio, check_probability
 from .mlp import get_activation
 from .pos_embed import LearnedPositionalEmbedding
 

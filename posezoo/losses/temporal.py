@@ -11,8 +11,8 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .._arrays import ArrayLike, as_tensor, check_finite as _check_finite
-from .._arrays import check_frames, check_reduction, to_output
+from .._arrays import ArrayLike, as_tensor, check_frames, check_reduction, to_output
+from .._arrays import check_finite as _check_finite
 from ._common import WeightsLike, prepare, reduce, resolve_weights, weights_for
 
 __all__ = ["tc_loss", "mpjve_loss", "TCLoss", "MPJVE"]

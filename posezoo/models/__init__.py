@@ -4,8 +4,13 @@ Importing this package registers every family's variants, then attaches the
 weights bundled in ``posezoo/weights/<name>/<tag>/`` (see ``_bundled``).
 """
 
+# Families register their variants on import (one line each).
+from . import mixste, mixsynthformer, rtpca, uplift_upsample  # noqa: E402,F401
 from ._base import PoseModel
 from ._builder import create_model, from_pretrained, load_weights, save_pretrained
+
+# posezoo's own weights (posezoo/weights/<name>/<tag>/), attached once every family is registered.
+from ._bundled import bundle_weights, discover_bundled_weights
 from ._registry import (
     ModelEntry,
     WeightsMeta,
@@ -16,14 +21,8 @@ from ._registry import (
     model_info,
     register_model,
 )
-from ._weights import LoadResult, WeightsError, load_state_dict_checked
 from ._resample import resample_temporal_embeddings
-
-# Families register their variants on import (one line each).
-from . import mixsynthformer, mixste, rtpca, uplift_upsample  # noqa: E402,F401
-
-# posezoo's own weights (posezoo/weights/<name>/<tag>/), attached once every family is registered.
-from ._bundled import bundle_weights, discover_bundled_weights
+from ._weights import LoadResult, WeightsError, load_state_dict_checked
 
 discover_bundled_weights()
 

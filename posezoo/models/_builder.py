@@ -30,9 +30,9 @@ from typing import Any, Mapping, Optional, Union
 import torch
 from torch import nn
 
-from ._registry import ModelEntry, WeightsMeta, get_model_entry
 from .._validation import check_str_keys, read_json
 from ._official_hook import official_loader
+from ._registry import ModelEntry, WeightsMeta, get_model_entry
 from ._resample import FIXED_WINDOW_FAMILIES, resample_temporal_embeddings
 from ._weights import (
     LoadResult,

@@ -25,8 +25,6 @@ Differences from the official ``PoseRefinementModel`` (outputs are identical):
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import nn
 

@@ -39,15 +39,6 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from ..layers import (
-    DUTATemporalEncoder,
-    LearnedPositionalEmbedding,
-    StridedTransformerBlock,
-    TransformerBlock,
-    UpsamplingTokens,
-    linear_drop_path_rates,
-    strided_output_length,
-)
 from .._validation import (
     check_bool,
     check_int,
@@ -56,6 +47,15 @@ from .._validation import (
     check_probability,
     check_tensor,
     limits,
+)
+from ..layers import (
+    DUTATemporalEncoder,
+    LearnedPositionalEmbedding,
+    StridedTransformerBlock,
+    TransformerBlock,
+    UpsamplingTokens,
+    linear_drop_path_rates,
+    strided_output_length,
 )
 from ._base import PoseModel
 from ._registry import register_model

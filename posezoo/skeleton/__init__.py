@@ -21,6 +21,7 @@ The default layout of posezoo is H36M-17 in the VideoPose3D order::
    16 right_wrist
 """
 
+# ruff: noqa: I001 - import order registers the layouts before the conversions that use them
 from ._core import (
     Skeleton,
     flip_pose,

@@ -68,11 +68,11 @@ class Rule:
         object.__setattr__(self, "weights", tuple(float(w) / total for w in self.weights))
 
     @classmethod
-    def copy(cls, name: str) -> "Rule":
+    def copy(cls, name: str) -> Rule:
         """The rule that copies one joint."""
         return cls((name,), (1.0,))
 
-    def mirrored(self) -> "Rule":
+    def mirrored(self) -> Rule:
         """The same rule with ``left`` and ``right`` swapped in every source name."""
         return Rule(tuple(_swap_side(s) for s in self.sources), self.weights)
 

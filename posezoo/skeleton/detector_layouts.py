@@ -80,8 +80,8 @@ def _face68_names() -> tuple[str, ...]:
     names = [""] * 68
 
     def pair(region: str, right_left: Sequence[tuple[int, int]]) -> None:
-        for k, (r, l) in enumerate(right_left, 1):
-            names[r], names[l] = f"face_right_{region}_{k}", f"face_left_{region}_{k}"
+        for k, (r, left) in enumerate(right_left, 1):
+            names[r], names[left] = f"face_right_{region}_{k}", f"face_left_{region}_{k}"
 
     pair("jaw", [(i, 16 - i) for i in range(8)])
     names[8] = "face_chin"

@@ -97,8 +97,8 @@ def _face68(p, f) -> list[np.ndarray]:
     pts += [(0.05 + 0.006 * k, 0.02 - 0.012 * k, 0.0) for k in range(4)]  # nose bridge
     pts += [(0.06, -0.03, 0.015 * (k - 2) / 2) for k in range(5)]  # nostrils, right to left
     lid = (0.0, 0.004, 0.004, 0.0, -0.004, -0.004)  # eyes: corner, upper lid x2, corner, lower lid x2
-    pts += [(0.047, 0.0225 + u, l) for u, l in zip(lid, (-0.046, -0.039, -0.025, -0.018, -0.025, -0.039))]
-    pts += [(0.047, 0.0225 + u, l) for u, l in zip(lid, (0.018, 0.025, 0.039, 0.046, 0.039, 0.025))]
+    pts += [(0.047, 0.0225 + u, z) for u, z in zip(lid, (-0.046, -0.039, -0.025, -0.018, -0.025, -0.039))]
+    pts += [(0.047, 0.0225 + u, z) for u, z in zip(lid, (0.018, 0.025, 0.039, 0.046, 0.039, 0.025))]
     for k in range(12):  # outer lips, from the right corner over the top and back
         a = np.pi * (1 - k / 6)
         pts.append((0.055, -0.06 + 0.012 * np.sin(a), 0.025 * np.cos(a)))

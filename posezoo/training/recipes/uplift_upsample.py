@@ -39,7 +39,6 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
-
 import torch
 from torch import nn
 

@@ -9,19 +9,21 @@ just above a block's fence, adapt a block to the test:
 * ``<!-- test-files: NAME=REPO/PATH, ... -->``: copy repository files into the working directory
   under the names the block uses (an official-format checkpoint of ``tests/fixtures/``).
 
-The registry is restored after each page, so a page that registers a model leaves no trace.
+The registry and ``posezoo.limits`` are restored after each page, so a page that registers a model
+or raises a bound (docs/security.md) leaves no trace for the tests that run after it.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pytest
 import torch
 
+from posezoo import limits
 from posezoo.models._registry import _MODEL_REGISTRY
 
 from .conftest import REPO_ROOT
@@ -86,6 +88,8 @@ def test_blocks_are_found_and_skips_are_rare_and_explained() -> None:
 def test_page_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocks = python_blocks(page)
     monkeypatch.chdir(tmp_path)
+    for field in fields(limits):  # restored by monkeypatch when the page is done
+        monkeypatch.setattr(limits, field.name, getattr(limits, field.name))
     registry = dict(_MODEL_REGISTRY)
     namespace: dict = {"__name__": f"doc_{page.stem}"}
     torch.manual_seed(0)

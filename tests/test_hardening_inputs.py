@@ -159,22 +159,68 @@ def test_skeleton_helpers_refuse_nan_objects_and_bools() -> None:
             M.merge_flipped(bad, bad)
         with pytest.raises(error):
             S.coco_to_h36m(bad)
+        with pytest.raises(error):
+            S.synthesize_keypoints(bad, "coco")
     with pytest.raises(ValueError, match="allow_nonfinite=True"):
         S.reorder_joints(nan, "h36m", "uplift_upsample")
     kept = S.flip_pose(nan, allow_nonfinite=True)
     assert np.isnan(kept[1, 6]).all() and np.isfinite(np.delete(kept, [1], axis=0)).all()
     flags = S.reorder_joints(np.ones((17, 1), bool), "h36m", "uplift_upsample")
     assert flags.dtype == bool and flags.shape == (17, 1)
+    # NaN where the confidence says "missing" is fine: the fitted conversion falls back to the next rule
+    # whose joints are confident (head top from the right profile), or gives NaN with confidence 0 (a limb)
+    c, h = S.COCO_17.index, S.H36M_17.index
     coco = pose.copy()
-    coco[1, S.COCO_17.index("left_eye")] = np.nan
+    coco[1, [c("left_eye"), c("left_knee")]] = np.nan
     conf = np.ones((4, 17))
-    conf[1, S.COCO_17.index("left_eye")] = 0.0
-    h36m, h_conf = S.coco_to_h36m(coco, conf)  # NaN where the confidence says "missing" is fine
-    head = S.H36M_17.index("head_top")
-    assert np.isfinite(h36m[[0, 2, 3]]).all() and np.isnan(h36m[1, head]).all() and h_conf[1, head] == 0.0
-    conf[1, S.COCO_17.index("left_eye")] = 0.5
-    with pytest.raises(ValueError, match="confidence is > 0"):
+    conf[1, [c("left_eye"), c("left_knee")]] = 0.0
+    h36m, h_conf = S.coco_to_h36m(coco, conf)
+    profile = S.get_conversion("coco").rules_for("head_top")[3]
+    assert profile.sources == ("nose", "right_eye", "right_ear", "right_shoulder", "left_shoulder")
+    np.testing.assert_allclose(h36m[1, h("head_top")], sum(w * coco[1, c(n)] for n, w in zip(profile.sources,
+                                                                                                profile.weights)))
+    assert h_conf[1, h("head_top")] == 1.0 and np.isnan(h36m[1, h("left_knee")]).all() and h_conf[1, h("left_knee")] == 0
+    assert np.isfinite(h36m[[0, 2, 3]]).all() and np.isfinite(np.delete(h36m[1], h("left_knee"), 0)).all()
+    conf[1, c("left_eye")] = 0.5  # a NaN the confidence calls usable
+    with pytest.raises(ValueError, match=r"NaN or inf values at 1 joints whose confidence is > 0 \(first at index \(1, 1\)\)"):
         S.coco_to_h36m(coco, conf)
+    assert np.isfinite(S.coco_to_h36m(coco, conf, min_confidence=0.5)[0][1, h("head_top")]).all()  # below threshold
+    with pytest.raises(ValueError, match="pass confidence= with a score <= 0"):
+        S.coco_to_h36m(coco)  # no confidence: nothing marks the NaN
+
+
+@pytest.mark.parametrize("layout", ["coco", "halpe26", "coco_wholebody", "mediapipe33", "openpose25", "h36m"])
+def test_layout_conversions_refuse_unmarked_nan_and_bad_kinds(layout: str) -> None:
+    j = S.get_skeleton(layout).num_joints
+    kp = np.random.default_rng(1).normal(size=(3, j, 2))
+    conf = np.ones((3, j))
+    for bad, error, match in ((kp.astype(object), TypeError, "real numbers"),
+                              (kp.astype(np.complex128), TypeError, "real numbers"),
+                              (np.zeros((3, j, 2), bool), TypeError, "real numbers"),
+                              ([[0.0, 0.0]] * j, TypeError, "numpy array or torch tensor")):
+        with pytest.raises(error, match=match):
+            S.to_h36m(bad, layout)
+    for bad_conf, error, match in ((np.where(conf > 0, np.nan, 0), ValueError, "confidence contains NaN"),
+                                   (conf.astype(bool), TypeError, "real numbers"),
+                                   (torch.from_numpy(conf), TypeError, "must both be numpy arrays or both torch"),
+                                   (conf[:, :-1], ValueError, "confidence must have shape")):
+        with pytest.raises(error, match=match):
+            S.to_h36m(kp, layout, bad_conf)
+    with pytest.raises(ValueError, match="min_confidence must be a finite number"):
+        S.to_h36m(kp, layout, conf, min_confidence=float("nan"))
+    gap = kp.copy()
+    gap[1] = np.inf  # a frame without a person ...
+    with pytest.raises(ValueError, match="NaN or inf"):
+        S.to_h36m(gap, layout)
+    with pytest.raises(ValueError, match=r"confidence is > 0 \(first at index \(1, 0\)\)"):
+        S.to_h36m(gap, layout, conf)
+    conf[1] = 0.0  # ... is fine once its scores say so: that frame comes out NaN with confidence 0
+    for arr, c in ((gap, conf), (torch.from_numpy(gap), torch.from_numpy(conf))):
+        out, oc = S.to_h36m(arr, layout, c)
+        out, oc = np.asarray(out), np.asarray(oc)
+        assert out.shape == (3, 17, 2) and np.isnan(out[1]).all() and (oc[1] == 0).all()
+        np.testing.assert_allclose(out[[0, 2]], S.to_h36m(kp[[0, 2]], layout))
+        assert (oc[[0, 2]] == 1).all()
 
 
 def test_cameras_refuse_nan_objects_and_points_on_the_camera_plane() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def test_coco_annotations_and_wholebody_parts(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("content, message", [
-    ("{not json", "not valid JSON"),
+    ("{not json", "is not a valid keypoint JSON file: JSONDecodeError"),
     (json.dumps([{"image_id": 0}]), "lacks 'image_id' or 'keypoints'"),
     (json.dumps([{"image_id": 0, "keypoints": [1, 2]}]), "flat list"),
     (json.dumps([{"image_id": 0, "keypoints": _flat(_kp(0))}, {"image_id": 1, "keypoints": _flat(_kp(0, joints=5))}]),
@@ -206,7 +207,7 @@ def test_npy_and_npz(tmp_path: Path) -> None:
 
 def test_array_files_malformed(tmp_path: Path) -> None:
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(ValueError, match="obj.npy: holds pickled objects"):
+    with pytest.raises(ValueError, match="obj.npy: holds Python objects"):
         pio.read_array(tmp_path / "obj.npy")
     np.savez(tmp_path / "nokp.npz", poses=np.zeros((3, 17, 2)))
     with pytest.raises(ValueError, match="nokp.npz: no keypoint array"):
@@ -229,3 +230,41 @@ def test_array_files_malformed(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("1,2")
     with pytest.raises(ValueError, match="unknown keypoint file type"):
         pio.read_keypoints(tmp_path / "x.csv")
+
+
+# ---------------------------------------------------------------- hostile files (issue 13 bounds)
+
+
+def test_keypoint_files_are_bounded_and_never_unpickled(tmp_path: Path, monkeypatch) -> None:
+    from posezoo import limits
+
+    bomb = tmp_path / "bomb.npz"  # 48 MiB of zeros in a few hundred kB: refused before it is decompressed
+    np.savez_compressed(bomb, keypoints=np.zeros(((48 << 20) // 8 // 34, 17, 2)))
+    with pytest.raises(ValueError, match="bomb.npz.*max_compression_ratio"):
+        pio.read_keypoints(bomb)
+    np.savez(tmp_path / "pickled.npz", keypoints=np.zeros((2, 17, 2)), layout=np.array("coco", dtype=object))
+    with pytest.raises(ValueError, match="pickled.npz:layout.npy: holds Python objects"):
+        pio.read_keypoints(tmp_path / "pickled.npz")
+    buf = io.BytesIO()  # a header claiming 272 GB over 64 bytes of data
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": (10**9, 17, 2)})
+    (tmp_path / "liar.npy").write_bytes(buf.getvalue() + b"\0" * 64)
+    with pytest.raises(ValueError, match="liar.npy: header declares"):
+        pio.read_keypoints(tmp_path / "liar.npy")
+    np.save(tmp_path / "complex.npy", np.zeros((2, 17, 2), np.complex64))
+    with pytest.raises(ValueError, match=r"complex.npy: keypoints must be a numeric \(T, J, 2\)"):
+        pio.read_keypoints(tmp_path / "complex.npy")
+    np.save(tmp_path / "ok.npy", np.zeros((200, 17, 2)))
+    monkeypatch.setattr(limits, "max_decompressed_bytes", 10_000)
+    with pytest.raises(ValueError, match="ok.npy: 54,528 bytes is more than 10,000.*max_decompressed_bytes"):
+        pio.read_keypoints(tmp_path / "ok.npy")
+    path = tmp_path / "dets.json"
+    path.write_text(json.dumps([{"image_id": 0, "keypoints": _flat(_kp(0))}]))
+    assert pio.read_keypoints(path).num_frames == 1
+    with pytest.raises(ValueError, match="max_sequence_frames"):  # a requested length is bounded before allocating
+        pio.read_coco_results(path, num_frames=limits.max_sequence_frames + 1)
+    (tmp_path / "deep.json").write_text("[" * 100 + "]" * 100)
+    with pytest.raises(ValueError, match="deep.json: JSON nested deeper than 64 levels.*max_json_depth"):
+        pio.read_keypoints(tmp_path / "deep.json")
+    monkeypatch.setattr(limits, "max_json_bytes", 100)
+    with pytest.raises(ValueError, match="dets.json: .* bytes is too large for a keypoint JSON file"):
+        pio.read_keypoints(path)

@@ -73,7 +73,11 @@ def test_conversion_commutes_with_mirroring(layout: str) -> None:
     s = sk.get_skeleton(layout)
     a, ca = sk.to_h36m(sk.flip_pose(centred, s), s, conf[:, s.flip_permutation], min_confidence=0.2)
     b, cb = sk.to_h36m(centred, s, conf, min_confidence=0.2)
-    np.testing.assert_allclose(a, sk.flip_pose(b, "h36m"), atol=1e-9, equal_nan=True)
+    missing = np.isnan(b).any(-1)
+    assert missing.any() and (cb[missing] == 0).all() and np.isfinite(b[~missing]).all()  # NaN only where cb says so
+    with pytest.raises(ValueError, match="allow_nonfinite=True"):  # flip_pose takes no confidence: opt in
+        sk.flip_pose(b, "h36m")
+    np.testing.assert_allclose(a, sk.flip_pose(b, "h36m", allow_nonfinite=True), atol=1e-9, equal_nan=True)
     np.testing.assert_array_equal(ca, cb[:, sk.H36M_17.flip_permutation])
 
 

@@ -52,6 +52,16 @@ def test_confidence_missing_joints_and_frames() -> None:
         np.testing.assert_allclose(root[f], c3[19, 0] + (c3[25, 0] - c3[19, 0]) * (f - 19) / 6, atol=1e-9)
     with pytest.raises(ValueError, match="no frame has two usable keypoints"):
         posezoo.root_trajectory(px, rel, confidence=np.zeros_like(conf), **kw)
+    # NaN/inf only where the confidence marks them missing (issue 13): unmarked ones are refused, not skipped
+    unmarked = len(px) + 5 * 16  # joint 3 everywhere, the other 16 joints in frames 20..24
+    with pytest.raises(ValueError, match=rf"holds {unmarked} non-finite keypoints \(first at frame 0, joint 3\)"):
+        posezoo.root_trajectory(px, rel, **kw)
+    conf[22, 5] = 0.5
+    with pytest.raises(ValueError, match="first at frame 22, joint 5"):
+        posezoo.root_trajectory(px, rel, confidence=conf, **kw)
+    conf[22, 5] = np.nan
+    with pytest.raises(ValueError, match="confidence holds non-finite values"):
+        posezoo.root_trajectory(px, rel, confidence=conf, **kw)
 
 
 def test_smoothing_reduces_the_error_of_noisy_predictions() -> None:

@@ -19,9 +19,9 @@ from typing import Any, Union
 
 import numpy as np
 
-from .._validation import check_expansion
+from .._validation import check_expansion, limits
 
-__all__ = ["load_npz_safe"]
+__all__ = ["load_npz_safe", "load_npy_safe"]
 
 _RECONSTRUCT = np.zeros(1).__reduce__()[0]  # numpy's array reconstructor, whatever its module path
 _SCALAR = np.float32(0).__reduce__()[0]
@@ -119,3 +119,29 @@ def load_npz_safe(path: Union[str, os.PathLike], *, allow_objects: bool = True) 
         raise ValueError(f"{path}: not a readable .npz file (corrupt, truncated or hostile?): "
                          f"{type(exc).__name__}: {exc}") from None
     return out
+
+
+def load_npy_safe(path: Union[str, os.PathLike]) -> np.ndarray:
+    """The plain numeric array of a ``.npy`` file, never unpickling anything.
+
+    Files larger than ``posezoo.limits.max_decompressed_bytes``, headers that
+    declare more data than the file holds, and object (pickled) arrays raise
+    ``ValueError`` naming the file (``FileNotFoundError`` when it does not exist).
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"data file not found: {path}")
+    size = os.path.getsize(path)
+    if size > limits.max_decompressed_bytes:
+        raise ValueError(f"{path}: {size:,} bytes is more than {limits.max_decompressed_bytes:,} "
+                         "(posezoo.limits.max_decompressed_bytes); refusing to read it. Raise the limit if the file "
+                         "is trusted")
+    try:
+        with open(path, "rb") as fh:
+            return _read_member(fh.read(), str(path), allow_objects=False)
+    except ValueError as exc:
+        if str(path) in str(exc):
+            raise
+        raise ValueError(f"{path}: not a readable .npy file: {exc}") from None
+    except (OSError, EOFError, TypeError, MemoryError, struct.error) as exc:
+        raise ValueError(f"{path}: not a readable .npy file (corrupt or truncated?): "
+                         f"{type(exc).__name__}: {exc}") from None

@@ -24,7 +24,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from ._common import ArrayOrTensor, _check_sequence, _restore_kind, _to_cpu64
+from ._common import ArrayOrTensor, _check_sequence, _missing_mask, _restore_kind, _to_cpu64
 
 __all__ = ["Intrinsics", "default_intrinsics", "root_trajectory", "resolve_intrinsics"]
 
@@ -139,8 +139,10 @@ def root_trajectory(
             diagonal, with a warning (needs ``image_size``).
         principal_point: ``(cx, cy)`` pixels; ``None``: the image centre (needs ``image_size``).
         image_size: ``(w, h)`` pixels, for the defaults.
-        confidence: optional ``(T, J)`` weights; keypoints scoring
-            ``<= min_confidence`` or non-finite are ignored.
+        confidence: optional ``(T, J)`` finite weights; keypoints scoring
+            ``<= min_confidence`` are ignored and may be NaN/inf (missing).
+            Without it (or where it scores higher), NaN/inf keypoints raise
+            ``ValueError``, as in :func:`posezoo.lift`.
         smooth: temporal smoothing: a local straight-line fit with Gaussian
             weights of this standard deviation in frames (times the frame's
             confidence), so steady motion is kept; ``None`` or 0: none.
@@ -170,14 +172,9 @@ def root_trajectory(
             principal_point = (w / 2, h / 2)
         intr = Intrinsics(focal_length, principal_point)
         f, c = intr.focal_length, intr.principal_point
-    weight = np.ones(kp.shape[:2])
-    if confidence is not None:
-        _check_sequence(confidence, "confidence")
-        conf = _to_cpu64(confidence).numpy()
-        if conf.shape != kp.shape[:2]:
-            raise ValueError(f"confidence must have shape {kp.shape[:2]}, got {conf.shape}")
-        weight = np.where(np.isfinite(conf) & (conf > min_confidence), np.nan_to_num(conf), 0.0)
-    weight = np.where(np.isfinite(kp).all(-1), weight, 0.0)
+    missing = _missing_mask(torch.from_numpy(kp), confidence, min_confidence, "keypoints_2d_px").numpy()
+    weight = np.ones(kp.shape[:2]) if confidence is None else _to_cpu64(confidence).numpy()
+    weight = np.where(missing, 0.0, weight)
     if iterations < 0:
         raise ValueError(f"iterations must be >= 0, got {iterations}")
     root = _solve(kp, pose, f, c, weight, iterations)

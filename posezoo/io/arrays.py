@@ -8,6 +8,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..data._safe_npz import load_npy_safe, load_npz_safe
 from .keypoints import KeypointSequence, PathLike, guess_layout
 
 __all__ = ["read_array", "save_keypoints_npz"]
@@ -18,7 +19,7 @@ _SCORE_KEYS = ("scores", "keypoint_scores", "confidence")
 
 def read_array(path: PathLike, *, layout: Optional[str] = None, fps: Optional[float] = None,
                image_size: Optional[tuple[int, int]] = None) -> KeypointSequence:
-    """Read keypoints saved as arrays (never unpickles anything).
+    """Read keypoints saved as arrays (never unpickles anything; sizes bounded by ``posezoo.limits``).
 
     * ``.npy``: ``(T, J, 2)`` pixels, or ``(T, J, 3)`` with the score last.
     * ``.npz``: ``keypoints`` (or ``keypoints_2d`` / ``kpts``) ``(T, J, 2|3)``,
@@ -35,48 +36,40 @@ def read_array(path: PathLike, *, layout: Optional[str] = None, fps: Optional[fl
     meta: dict = {}
     if p.suffix == ".npz" and not zipfile.is_zipfile(p):
         raise ValueError(f"{p}: not a readable numpy file (not a .npz zip archive)")
-    if p.suffix == ".npy" and p.read_bytes()[:6] != b"\x93NUMPY":
+    if p.suffix == ".npy" and _magic(p) != b"\x93NUMPY":
         raise ValueError(f"{p}: not a readable numpy file (no .npy header)")
-    try:
-        if p.suffix == ".npy":
-            arr = np.load(p, allow_pickle=False)
-            scores = None
-        elif p.suffix == ".npz":
-            with np.load(p, allow_pickle=False) as z:
-                key = next((k for k in _KEYPOINT_KEYS if k in z.files), None)
-                if key is None:
-                    raise ValueError(f"{p}: no keypoint array; expected one of {', '.join(_KEYPOINT_KEYS)}, "
-                                     f"found {', '.join(z.files) or 'nothing'}")
-                arr = z[key]
-                skey = next((k for k in _SCORE_KEYS if k in z.files), None)
-                scores = z[skey] if skey else None
-                for k in ("image_size", "fps", "layout"):
-                    if k in z.files:
-                        meta[k] = z[k]
-        else:
-            raise ValueError(f"{p}: expected a .npy or .npz file")
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise ValueError(f"{p}: not a readable numpy file ({exc})") from None
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise ValueError(f"{p}: holds pickled objects; posezoo reads plain numeric arrays only") from None
-        if str(p) in str(exc):
-            raise
-        raise ValueError(f"{p}: {exc}") from None
-    if not np.issubdtype(arr.dtype, np.number) or arr.ndim != 3 or arr.shape[-1] not in (2, 3) or not arr.shape[0]:
+    if p.suffix == ".npy":
+        arr, scores = load_npy_safe(p), None
+    elif p.suffix == ".npz":  # bounded like every data file: no pickles, no decompression bombs
+        z = load_npz_safe(p, allow_objects=False)
+        key = next((k for k in _KEYPOINT_KEYS if k in z), None)
+        if key is None:
+            raise ValueError(f"{p}: no keypoint array; expected one of {', '.join(_KEYPOINT_KEYS)}, "
+                             f"found {', '.join(z) or 'nothing'}")
+        arr = z[key]
+        skey = next((k for k in _SCORE_KEYS if k in z), None)
+        scores = z[skey] if skey else None
+        meta = {k: z[k] for k in ("image_size", "fps", "layout") if k in z}
+    else:
+        raise ValueError(f"{p}: expected a .npy or .npz file")
+    if arr.dtype.kind not in "fiu" or arr.ndim != 3 or arr.shape[-1] not in (2, 3) or not arr.shape[0]:
         raise ValueError(f"{p}: keypoints must be a numeric (T, J, 2) or (T, J, 3) array, got {arr.dtype} {arr.shape}")
     arr = arr.astype(np.float64)
     if scores is None:
         scores = arr[..., 2] if arr.shape[-1] == 3 else np.isfinite(arr).all(-1).astype(np.float64)
     scores = np.asarray(scores)
-    if not np.issubdtype(scores.dtype, np.number) or scores.shape != arr.shape[:2]:
+    if scores.dtype.kind not in "fiu" or scores.shape != arr.shape[:2]:
         raise ValueError(f"{p}: scores must be a numeric {arr.shape[:2]} array, got {scores.dtype} {scores.shape}")
-    if layout is None and "layout" in meta:
-        layout = str(meta["layout"])
-    if image_size is None and "image_size" in meta:
-        image_size = tuple(np.asarray(meta["image_size"]).reshape(-1).tolist())
-    if fps is None and "fps" in meta:
-        fps = float(np.asarray(meta["fps"]).reshape(()))
+    try:
+        if layout is None and "layout" in meta:
+            layout = str(meta["layout"].reshape(()))
+        if image_size is None and "image_size" in meta:
+            image_size = tuple(float(v) for v in meta["image_size"].reshape(2))
+        if fps is None and "fps" in meta:
+            fps = float(meta["fps"].reshape(()))
+    except (TypeError, ValueError):
+        raise ValueError(f"{p}: 'layout' must be a string, 'image_size' two numbers (w, h) and 'fps' one "
+                         f"number; got {({k: (v.dtype.str, v.shape) for k, v in meta.items()})}") from None
     return KeypointSequence(arr[..., :2], scores, guess_layout(arr.shape[1], layout, str(p)),
                             image_size=image_size, fps=fps, source=str(p))
 
@@ -91,3 +84,8 @@ def save_keypoints_npz(path: PathLike, sequence: KeypointSequence) -> Path:
         extra["fps"] = np.asarray(sequence.fps, dtype=np.float64)
     np.savez(p, keypoints=sequence.keypoints, scores=sequence.scores, layout=np.asarray(sequence.layout), **extra)
     return p if p.suffix == ".npz" else p.with_name(p.name + ".npz")
+
+
+def _magic(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(6)

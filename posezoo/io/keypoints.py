@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
+from .._validation import limits
+from .._validation import read_json as _read_json_bounded
 from ..skeleton import get_skeleton
 
 __all__ = ["KeypointSequence", "LAYOUT_BY_JOINT_COUNT", "guess_layout"]
@@ -87,15 +87,13 @@ class KeypointSequence:
 
 
 def read_json(path: PathLike) -> Any:
-    """Parse a JSON file; ``ValueError`` naming the file on bad JSON."""
-    p = Path(path)
-    try:
-        with open(p, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{p}: not valid JSON ({exc})") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{p}: not a UTF-8 text file") from None
+    """Parse a keypoint JSON file with the shared bounded reader (:func:`posezoo._validation.read_json`).
+
+    ``ValueError`` naming the file for invalid JSON, a file that is not UTF-8, larger than
+    ``posezoo.limits.max_json_bytes`` or nested deeper than ``posezoo.limits.max_json_depth``;
+    ``FileNotFoundError`` when it does not exist.
+    """
+    return _read_json_bounded(path, "keypoint JSON file")
 
 
 def guess_layout(num_joints: int, layout: Optional[str], source: str) -> str:
@@ -173,6 +171,9 @@ def frame_range(ids: Sequence[int], first_frame: Optional[int], num_frames: Opti
     total = (max(ids) - first + 1) if num_frames is None else int(num_frames)
     if total <= 0:
         raise ValueError(f"{source}: num_frames must be positive, got {num_frames}")
+    if total > limits.max_sequence_frames:
+        raise ValueError(f"{source}: {total:,} frames is more than {limits.max_sequence_frames:,} "
+                         "(posezoo.limits.max_sequence_frames)")
     if num_frames is None and total > 100 * len(set(ids)) + 1000:
         raise ValueError(
             f"{source}: frame ids span {first}..{max(ids)} but only {len(set(ids))} frames have detections; "

@@ -177,6 +177,8 @@ def add_lift_parser(sub: argparse._SubParsersAction) -> None:
 def run_lift(args: argparse.Namespace) -> int:
     from . import read_keypoints
 
+    if Path(args.out).suffix not in (".npz", ".json"):  # before any reading or lifting
+        raise ValueError(f"--out must end in .npz or .json, got {Path(args.out).name!r}")
     person: Any = args.person if args.person == "best" else _int(args.person, "--person")
     seq = read_keypoints(args.input, layout=args.layout, person=person, fps=args.fps,
                          image_size=tuple(args.image_size) if args.image_size else None)

@@ -138,9 +138,21 @@ def joint_weights(skeleton: Union[str, Skeleton] = "h36m") -> torch.Tensor:
     return torch.tensor(_JOINT_WEIGHTS[skel.name], dtype=torch.float32)
 
 
+_NONFINITE_HINT = "mark missing joints with a separate mask and pass allow_nonfinite=True to let them through"
+
+
 def _check_pose(
-    x: Array, num_joints: int, name: str = "pose", *, finite: bool = True, allow_bool: bool = False
+    x: Array,
+    num_joints: int,
+    name: str = "pose",
+    *,
+    finite: bool = True,
+    allow_bool: bool = False,
+    hint: str = _NONFINITE_HINT,
 ) -> None:
+    """``TypeError`` unless ``x`` is a real (integer/floating, optionally bool) array or tensor;
+    ``ValueError`` unless it is ``(..., num_joints, C >= 1)`` and, when ``finite``, free of NaN/inf
+    (the message then ends with ``hint``: how to mark missing joints)."""
     check_real_array(name, x, finite=False, allow_bool=allow_bool)
     if x.ndim < 2 or x.shape[-2] != num_joints or x.shape[-1] < 1:
         raise ValueError(
@@ -150,8 +162,7 @@ def _check_pose(
         try:
             check_real_array(name, x, finite=True, allow_bool=allow_bool)
         except ValueError as exc:
-            raise ValueError(f"{exc}; mark missing joints with a confidence/mask and pass allow_nonfinite=True "
-                             "(or confidence= for coco_to_h36m) to let them through") from None
+            raise ValueError(f"{exc}; {hint}") from None
 
 
 def _take_joints(x: Array, index: Sequence[int]) -> Array:

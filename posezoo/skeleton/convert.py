@@ -22,6 +22,7 @@ from typing import Optional, Sequence, TypeVar, Union
 import numpy as np
 import torch
 
+from .._validation import check_float, check_real_array
 from ._core import Skeleton, _check_pose, _take_joints, get_skeleton
 
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
@@ -188,26 +189,32 @@ def convert_layout(
         keypoints: ``(..., J_src, C)`` numpy array or torch tensor (pixels,
             normalised coordinates or metres: rules are affine, any unit works).
         src, dst: layout names or :class:`~posezoo.skeleton.Skeleton` s.
-        confidence: optional ``(..., J_src)`` scores. With it, each target joint
-            takes the first rule whose sources all score ``> min_confidence``
-            (and are finite); without it, always the first rule.
+            Integer or floating dtype (bool, complex and object arrays raise
+            ``TypeError``). NaN/inf raise ``ValueError`` unless ``confidence``
+            marks those joints missing.
+        confidence: optional ``(..., J_src)`` finite real scores, the same kind
+            (numpy / torch, and device) as ``keypoints``. With it, each target
+            joint takes the first rule whose sources all score ``> min_confidence``
+            (and are finite); without it, always the first rule. A keypoint scored
+            ``<= max(0, min_confidence)`` is missing and may be NaN/inf (a frame
+            without a detection: NaN with score 0, as :mod:`posezoo.io` reads it).
         min_confidence: threshold for a usable source keypoint.
 
     Returns:
         ``(..., J_dst, C)`` keypoints of the same kind (floating dtype), and the
         ``(..., J_dst)`` confidences when ``confidence`` was given (the minimum
         over the sources used; 0 with NaN coordinates where no rule applies).
+        Missing input joints are NaN in the output, never inf.
     """
     s, d = get_skeleton(src), get_skeleton(dst)
-    _check_pose(keypoints, s.num_joints, "keypoints")
+    min_confidence = check_float("min_confidence", min_confidence)
+    _check_pose(keypoints, s.num_joints, "keypoints", finite=confidence is None,
+                hint="pass confidence= with a score <= 0 at the missing joints to let them through")
     if confidence is not None:
-        if not isinstance(confidence, (np.ndarray, torch.Tensor)):
-            raise TypeError(f"confidence must be a numpy array or torch tensor, got {type(confidence).__name__}")
-        if tuple(confidence.shape) != tuple(keypoints.shape[:-1]):
-            raise ValueError(
-                f"confidence must have shape {tuple(keypoints.shape[:-1])}, got {tuple(confidence.shape)}"
-            )
+        _check_confidence(keypoints, confidence, min_confidence)
     x = _as_float(keypoints)
+    if confidence is not None:  # missing joints (validated above) as NaN, never inf: they come out NaN
+        x = _where(_isfinite(x), x, x * float("nan"))
     if (s.name, d.name) not in _CONVERSIONS:
         missing = [n for n in d.joint_names if n not in s.joint_names]
         if missing:
@@ -224,6 +231,31 @@ def convert_layout(
         conf = confidence[..., index]
         return out, (conf.clone() if isinstance(conf, torch.Tensor) else conf.copy())
     return _apply(get_conversion(s, d), x, confidence, float(min_confidence))
+
+
+def _check_confidence(keypoints: Array, confidence: Array, min_confidence: float) -> None:
+    """Validate ``confidence`` against ``keypoints``: finite real scores of shape ``(..., J)``, same
+    kind and device; NaN/inf keypoints only where the score marks them missing (``<= max(0, min_confidence)``)."""
+    check_real_array("confidence", confidence)
+    if isinstance(confidence, torch.Tensor) != isinstance(keypoints, torch.Tensor):
+        raise TypeError(
+            f"keypoints and confidence must both be numpy arrays or both torch tensors, got "
+            f"{type(keypoints).__name__} and {type(confidence).__name__}"
+        )
+    if isinstance(confidence, torch.Tensor) and confidence.device != keypoints.device:
+        raise ValueError(f"confidence is on {confidence.device}, keypoints on {keypoints.device}; use one device")
+    if tuple(confidence.shape) != tuple(keypoints.shape[:-1]):
+        raise ValueError(
+            f"confidence must have shape {tuple(keypoints.shape[:-1])}, got {tuple(confidence.shape)}"
+        )
+    threshold = max(0.0, min_confidence)
+    bad = ~_isfinite(keypoints).all(-1) & (confidence > threshold)
+    if bool(bad.any()):
+        first = tuple(int(i) for i in (bad.nonzero()[0] if isinstance(bad, torch.Tensor) else np.argwhere(bad)[0]))
+        raise ValueError(
+            f"keypoints hold NaN or inf values at {int(bad.sum())} joints whose confidence is > {threshold:g} "
+            f"(first at index {first}); give missing joints a confidence <= {threshold:g}"
+        )
 
 
 def _apply(conv: Conversion, x: Array, confidence: Optional[Array], min_confidence: float):
@@ -287,7 +319,10 @@ def coco_to_h36m(
     Uses the fitted rules of :mod:`posezoo.skeleton.conversions` (pelvis = mean
     of the hips; the H36M hips 15 % closer together than the detector's; thorax
     above the shoulders along the torso; nose and head top from the face
-    points); see :func:`convert_layout` and ``docs/in_the_wild.md``.
+    points); see :func:`convert_layout` and ``docs/in_the_wild.md``. NaN/inf
+    keypoints are refused (``ValueError``) unless ``confidence`` marks them
+    missing (a score ``<= max(0, min_confidence)``); H36M joints no rule can
+    make from the confident joints come out NaN with confidence 0.
     """
     return convert_layout(keypoints, "coco", "h36m", confidence, min_confidence=min_confidence)
 

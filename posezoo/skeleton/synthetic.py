@@ -37,7 +37,9 @@ from __future__ import annotations
 from typing import Union
 
 import numpy as np
+import torch
 
+from .._validation import check_real_array
 from ._core import Skeleton, get_skeleton
 from .layouts import H36M_17
 
@@ -145,7 +147,8 @@ def synthesize_keypoints(poses_h36m: np.ndarray, layout: Union[str, Skeleton]) -
 
     Args:
         poses_h36m: ``(..., 17, 3)`` H36M-17 joints in metres, any 3D frame
-            (world or camera).
+            (world or camera): a numpy array or CPU tensor of real numbers
+            (``TypeError`` otherwise); NaN/inf raise ``ValueError``.
         layout: a layout name (``"coco"``, ``"halpe26"``, ``"coco_wholebody"``,
             ``"mediapipe33"``, ``"openpose25"``, ``"h36m"``) or Skeleton.
 
@@ -157,7 +160,9 @@ def synthesize_keypoints(poses_h36m: np.ndarray, layout: Union[str, Skeleton]) -
     skel = get_skeleton(layout)
     if skel.name not in SUPPORTED_LAYOUTS:
         raise ValueError(f"synthesize_keypoints supports {', '.join(SUPPORTED_LAYOUTS)}; got {skel.name!r}")
-    x = np.asarray(poses_h36m, dtype=np.float64)
+    check_real_array("poses_h36m", poses_h36m)
+    x = np.asarray(poses_h36m.detach().cpu() if isinstance(poses_h36m, torch.Tensor) else poses_h36m,
+                   dtype=np.float64)
     if x.ndim < 2 or x.shape[-2:] != (17, 3):
         raise ValueError(f"poses_h36m must have shape (..., 17, 3), got {x.shape}")
     p = {n: x[..., i, :] for i, n in enumerate(H36M_17.joint_names)}

@@ -30,7 +30,7 @@ MODELS = {
 def bench(name: str, batch_size: int, steps: int, warmup: int) -> dict:
     torch.manual_seed(0)
     model = posezoo.create_model(name)
-    family = posezoo.get_model_entry(name).family
+    family = posezoo.models.get_model_entry(name).family
     recipe = recipe_for(family, model)
     train_set, _ = recipe.datasets(cmu_mocap("train"), None, 0)
     trainer = Trainer(model, recipe, train_set, None, TrainConfig(steps=steps + warmup, batch_size=batch_size),

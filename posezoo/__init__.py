@@ -20,7 +20,7 @@ from .models import (
     register_model,
     save_pretrained,
 )
-from .inference import lift, refine, root_trajectory
+from .inference import StreamingLifter, lift, refine, root_trajectory
 from .utils import count_flops
 
 __all__ = [
@@ -47,4 +47,5 @@ __all__ = [
     "lift",
     "refine",
     "root_trajectory",
+    "StreamingLifter",
 ]

@@ -43,6 +43,8 @@ __all__ = ["example_inputs", "io_names", "export_program", "export_onnx", "check
 
 PathLike = Union[str, os.PathLike]
 DEFAULT_OPSET = 18
+#: the lowest opset PyTorch's (dynamo) ONNX exporter writes; it does not convert down reliably
+MIN_OPSET = 18
 #: onnxruntime / PyTorch agreement required by :func:`check_onnx` (float32)
 ONNX_TOLERANCE = 1e-4
 _INSTALL_HINT = 'ONNX export needs the export extra: pip install "posezoo[export]" (onnx, onnxscript, onnxruntime)'
@@ -141,7 +143,8 @@ def export_onnx(
         model: any posezoo model; exported in eval mode, float32 as it is.
         path: the ``.onnx`` file. Weights are stored inside it (beside it, as ``PATH.data``,
             only for models over 1.5 GB of parameters: the 2 GB protobuf limit).
-        opset: ONNX opset (default 18: onnxruntime >= 1.14, TensorRT >= 8.6).
+        opset: ONNX opset, at least 18 (the default; PyTorch's exporter cannot reliably write older
+            ones): onnxruntime >= 1.14, a TensorRT whose ONNX parser supports opset 18.
         dynamic_batch: a symbolic batch dimension ``batch`` (else fixed to ``batch_size``).
         batch_size: the fixed batch (default 1), or the example batch with a dynamic one (2).
         optimize: let the exporter optimise the graph (constant folding, fusion of common patterns).
@@ -156,7 +159,7 @@ def export_onnx(
         import onnxscript  # noqa: F401 - the dynamo exporter needs it
     except ImportError as exc:
         raise ImportError(_INSTALL_HINT) from exc
-    opset = check_int("opset", opset, 7, numpy_ok=True)
+    opset = check_int("opset", opset, MIN_OPSET, numpy_ok=True)  # PyTorch's exporter writes opset >= 18
     path = Path(path)
     if path.suffix != ".onnx":
         raise ValueError(f"the output file must end in .onnx, got {str(path)!r}")
@@ -261,6 +264,7 @@ def _cmd_export(args: Any) -> int:
         raise ValueError("--batch-size fixes the batch; it cannot be combined with --dynamic-batch")
     if not str(args.output).endswith(".onnx"):
         raise ValueError(f"the output file must end in .onnx, got {args.output!r}")
+    check_int("--opset", args.opset, MIN_OPSET)
     model = load_model(args.model, args.weights)
     path = export_onnx(model, args.output, opset=args.opset, dynamic_batch=args.dynamic_batch,
                        batch_size=args.batch_size)

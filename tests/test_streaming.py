@@ -227,3 +227,30 @@ def test_bad_arguments_raise_clear_errors(mixste: torch.nn.Module, uplift: torch
     with pytest.raises(ValueError, match=r"shape \(J,\)"):
         lifter.push(np.zeros((17, 2)), np.ones((1, 17)))
     assert lifter.frames_pushed == 0  # nothing was added by the failed pushes
+
+
+def test_stream_keypoints_example_matches_lift(tmp_path) -> None:
+    """examples/stream_keypoints.py: the bundled clip pushed every 4th frame; centred latency = lift()."""
+    import importlib.util
+
+    from posezoo.data.bundled import load_sample
+
+    from .conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("stream_keypoints", REPO_ROOT / "examples" / "stream_keypoints.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    threads = torch.get_num_threads()
+    try:
+        result = example.main(["--frames", "64", "--quiet", "--out", str(tmp_path / "poses.npz")])
+    finally:
+        torch.set_num_threads(threads)
+    saved = np.load(tmp_path / "poses.npz")
+    np.testing.assert_array_equal(saved["frames"], np.arange(64))
+    assert saved["push_ms"].shape == (16,) and (saved["push_ms"] > 0).all()
+    sample = load_sample("06_01")
+    model = posezoo.create_model("uplift_upsample_small", pretrained=True)
+    expected = posezoo.lift(sample.keypoints_2d_px[:64:4], model, image_size=sample.image_size, input_stride=4,
+                            output_length=64, flip_tta=False)
+    np.testing.assert_allclose(saved["poses_3d"], expected, atol=1e-4)
+    assert result["mpjpe_mm"] < 100  # bundled weights on a clean clip

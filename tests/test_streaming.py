@@ -131,10 +131,10 @@ def test_missing_keypoints_hold_their_last_position(mixste: torch.nn.Module) -> 
         lifter.push(noisy[5])  # NaN without a confidence
 
 
-def _uplift_definition(model, keys: np.ndarray, s_in: int, latency: int, flip: bool = False) -> np.ndarray:
-    """Grid point g from token N-1-L of grid points g+L-N+1 .. g+L; full-rate frames interpolated."""
+def _uplift_definition(model, keys: np.ndarray, s_in: int, latency: int, length: int, flip: bool = False) -> np.ndarray:
+    """Grid point g from token N-1-L of grid points g+L-N+1 .. g+L; full-rate frames interpolated.
+    ``keys``: the model's keyframes, at video frames 0, s_in, 2 s_in, ..."""
     n, s_out = model.num_frames, model.output_stride
-    length = len(keys) * s_in
     grid = np.arange(-(-(length - 1) // s_out) + 1)
     frames = (grid[:, None] + latency - n + 1 + np.arange(n)[None, :]) * s_out
     mask = torch.as_tensor(frames % s_in == 0)
@@ -154,23 +154,26 @@ def _uplift_definition(model, keys: np.ndarray, s_in: int, latency: int, flip: b
     return np.stack([np.interp(t, grid * s_out, c) for c in pose.reshape(len(grid), -1).T], -1).reshape(length, 17, 3)
 
 
-@pytest.mark.parametrize("latency", [0, 5, 13])
-def test_uplift_streaming_equals_the_definition(uplift: torch.nn.Module, latency: int) -> None:
-    keys, s_in, s_out = _walk(14, seed=7), 4, 2
-    per_push, tail, poses = _stream(posezoo.StreamingLifter(uplift, latency=latency, input_stride=s_in), keys)
-    np.testing.assert_allclose(poses, _uplift_definition(uplift, keys, s_in, latency), atol=1e-4)
+@pytest.mark.parametrize(("latency", "stride"), [(0, 4), (5, 4), (13, 4), (3, 1)])
+def test_uplift_streaming_equals_the_definition(uplift: torch.nn.Module, latency: int, stride: int) -> None:
+    """Pushes every `stride` frames; the model's s_in is 4 for stride 4, and 2 (every 2nd push) for stride 1."""
+    keys, s_out = _walk(14 if stride == 4 else 40, seed=7), 2
+    s_in, every = (4, 1) if stride == 4 else (2, 2)
+    length = len(keys) * stride
+    per_push, tail, poses = _stream(posezoo.StreamingLifter(uplift, latency=latency, input_stride=stride), keys)
+    np.testing.assert_allclose(poses, _uplift_definition(uplift, keys[::every], s_in, latency, length), atol=1e-4)
     # frame f is returned by the first push after which the stream reached f and the keyframe at
     # ((ceil(f / s_out) + latency) * s_out // s_in) * s_in was pushed
     returned_by = {f: k for k, fs in enumerate(per_push) for f in fs}
-    for f in range(len(keys) * s_in):
-        due = max(f // s_in, (-(-f // s_out) + latency) * s_out // s_in)
+    for f in range(length):
+        due = max(f // stride, ((-(-f // s_out) + latency) * s_out // s_in) * s_in // stride)
         assert returned_by.get(f, len(keys)) == min(due, len(keys)), f
-    assert tail == [f for f in range(len(keys) * s_in) if f not in returned_by]
+    assert tail == [f for f in range(length) if f not in returned_by]
 
 
 def test_uplift_centred_latency_reproduces_lift(uplift: torch.nn.Module) -> None:
     keys = _walk(9, seed=8)
-    for s_in in (2, 8):
+    for s_in in (1, 2, 8):  # 1: every frame pushed, every 2nd used (the model's smallest s_in is 2), as lift()
         _, _, poses = _stream(posezoo.StreamingLifter(uplift, latency=13, input_stride=s_in, flip_tta=True), keys)
         expected = posezoo.lift(keys, uplift, input_stride=s_in, output_length=9 * s_in, flip_tta=True)
         np.testing.assert_allclose(poses, expected, atol=1e-4)
@@ -209,7 +212,7 @@ def test_bad_arguments_raise_clear_errors(mixste: torch.nn.Module, uplift: torch
         posezoo.StreamingLifter(mixste, latency=-1)
     with pytest.raises(ValueError, match="input_stride"):
         posezoo.StreamingLifter(mixste, latency=0, input_stride=2)
-    with pytest.raises(ValueError, match="multiple of the output stride"):
+    with pytest.raises(ValueError, match="input_stride=3 is not supported"):
         posezoo.StreamingLifter(uplift, latency=0, input_stride=3)
     with pytest.raises(ValueError, match="refinement model"):
         posezoo.StreamingLifter(posezoo.create_model("mixsynthformer_h36m_3d"), latency=0)

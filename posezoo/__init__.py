@@ -5,10 +5,10 @@ Public API re-exports only; see the docs for each sub-module.
 
 __version__ = "0.1.0.dev0"
 
-from . import data, io, losses, metrics, skeleton
+from . import data, export, io, losses, metrics, skeleton
 from ._validation import Limits, limits
 from .convert import from_official
-from .inference import lift, refine, root_trajectory
+from .inference import StreamingLifter, lift, refine, root_trajectory
 from .models import (
     PoseModel,
     WeightsError,
@@ -26,6 +26,7 @@ from .utils import count_flops
 __all__ = [
     "__version__",
     "data",
+    "export",
     "io",
     "skeleton",
     "losses",
@@ -47,4 +48,5 @@ __all__ = [
     "lift",
     "refine",
     "root_trajectory",
+    "StreamingLifter",
 ]

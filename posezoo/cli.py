@@ -1,4 +1,4 @@
-"""The ``posezoo`` command line: ``demo``, ``list``, ``info``, ``convert``, ``train``, ``eval``.
+"""The ``posezoo`` command line: ``demo``, ``list``, ``info``, ``convert``, ``train``, ``eval``, ``lift``, ``export``.
 
 Run ``posezoo --help`` (or ``python -m posezoo --help``).
 """
@@ -191,6 +191,16 @@ def _add_lift_command(sub: argparse._SubParsersAction) -> None:
 
 
 _EXTRA_COMMANDS.append(_add_lift_command)
+
+
+def _add_export_command(sub: argparse._SubParsersAction) -> None:
+    """``posezoo export``: model -> ONNX (logic in posezoo/export.py)."""
+    from .export import add_export_parser
+
+    add_export_parser(sub)
+
+
+_EXTRA_COMMANDS.append(_add_export_command)
 
 
 #: Errors that mean "bad input" (WeightsError is a ValueError; FileNotFoundError an OSError).

@@ -11,5 +11,6 @@ back to exactly the input length. See ``docs/data_inference.md``.
 from .lift import lift
 from .refine import refine
 from .root_trajectory import Intrinsics, default_intrinsics, root_trajectory
+from .streaming import StreamingLifter
 
-__all__ = ["lift", "refine", "root_trajectory", "Intrinsics", "default_intrinsics"]
+__all__ = ["lift", "refine", "root_trajectory", "Intrinsics", "default_intrinsics", "StreamingLifter"]

@@ -169,6 +169,16 @@ def _prepare_2d(
     Returns ``(x (T, J, 2) float64 CPU, skeleton, pixels_or_input (T, J, 2) before
     normalisation, confidence (T, J) after conversion: 0 where filled in)``.
     """
+    x, skel, missing, weight = _convert_2d(x_in, conf, name, layout, min_confidence)
+    x = _fill_missing(x, missing, skel.joint_names)
+    return _normalise_2d(x, image_size, name, stacklevel=5), skel, x, torch.where(missing, 0.0, weight)
+
+
+def _convert_2d(
+    x_in: ArrayOrTensor, conf: Any, name: str, layout: Union[str, Skeleton], min_confidence: float
+) -> tuple[torch.Tensor, Skeleton, torch.Tensor, torch.Tensor]:
+    """Validate and convert the layout: ``(x (T, J, 2) float64 CPU, skeleton, missing (T, J) bool,
+    weight (T, J))``; missing keypoints are not filled in yet (they may be NaN)."""
     _check_sequence(x_in, name)
     if x_in.ndim != 3:
         raise ValueError(f"{name} must have shape (T, J, 2), got {tuple(x_in.shape)} (rank {x_in.ndim})")
@@ -195,22 +205,26 @@ def _prepare_2d(
             x, weight = to_h36m(torch.where(missing[..., None], float("nan"), x), src, weight,
                                 min_confidence=min_confidence)
         missing = weight <= min_confidence
-    x = _fill_missing(x, missing, skel.joint_names)
-    pixels = x
+    return x, skel, missing, weight
+
+
+def _normalise_2d(x: torch.Tensor, image_size: Any, name: str, stacklevel: int = 2) -> torch.Tensor:
+    """Pixels -> normalised screen coordinates when ``image_size`` is given; else warn if ``x``
+    looks like pixels."""
     if image_size is not None:
         if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
             raise ValueError(f"image_size must be (w, h), got {image_size!r}")
         w, h = (check_float(f"image_size[{i}]", v) for i, v in enumerate(image_size))
         if not (w > 0 and h > 0):
             raise ValueError(f"image_size must be positive, got {image_size!r}")
-        x = normalize_screen_coordinates(x, w, h)
-    elif float(x.abs().max()) > 4.0:
+        return normalize_screen_coordinates(x, w, h)
+    if float(x.abs().max()) > 4.0:
         warnings.warn(
             f"{name} reaches |x| = {float(x.abs().max()):.1f}: this looks like pixels, but no image_size was "
             "given; models expect normalised screen coordinates (pass image_size=(w, h))",
-            UserWarning, stacklevel=4,
+            UserWarning, stacklevel=stacklevel,
         )
-    return x, skel, pixels, torch.where(missing, 0.0, weight)
+    return x
 
 
 def _lift_one(

@@ -143,18 +143,75 @@ class SpatioTemporalEncoder(PoseModel):
         return h
 
     # -- forward --------------------------------------------------------------------
-    def _check_input(self, x: torch.Tensor) -> torch.Tensor:
-        """Validated input cast to the parameters' dtype (float inputs of another precision only)."""
+    def _check_input(self, x: torch.Tensor, any_length: bool = False) -> torch.Tensor:
+        """Validated input cast to the parameters' dtype (float inputs of another precision only).
+
+        ``any_length``: accept any number of frames T >= 1 (else T must be ``num_frames``)."""
         name = f"{type(self).__name__} input"
         check_tensor(name, x, floating=True, nonempty=False)
-        expected = (self.num_frames, self.num_joints, self.in_channels)
-        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
+        frames = -1 if any_length else self.num_frames
+        expected = (frames, self.num_joints, self.in_channels)
+        got = (-1, *x.shape[2:]) if any_length else tuple(x.shape[1:])
+        if x.ndim != 4 or got != expected:
+            shown = "T" if any_length else f"T={frames}"
             raise ValueError(
-                f"{type(self).__name__} expects input (B, T={expected[0]}, J={expected[1]}, "
+                f"{type(self).__name__} expects input (B, {shown}, J={expected[1]}, "
                 f"C={expected[2]}), got {tuple(x.shape)}"
             )
-        check_tensor(name, x, finite=True)  # B >= 1, no NaN/inf
+        check_tensor(name, x, finite=True)  # B >= 1 (and T >= 1), no NaN/inf
         return x.to(self.joint_embed.weight.dtype)
+
+    def frame_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The per-frame stage: joint embedding, spatial position embedding, the first spatial
+        block and ``spatial_norm``.
+
+        Frame ``t`` of the result depends on frame ``t`` of ``x`` only (the temporal position
+        embedding is added by :meth:`lift_features`), so it can be computed once per frame and
+        reused by every window that contains the frame (:class:`posezoo.StreamingLifter` does).
+
+        Args:
+            x: ``(B, F, J, in_channels)`` normalised 2D poses, any number of frames ``F >= 1``.
+
+        Returns:
+            ``(B, F, J, C)`` features; ``model(x) == model.lift_features(model.frame_features(x))``
+            for ``F = num_frames``.
+        """
+        return self._features(self._check_input(x, any_length=True), None)
+
+    def lift_features(self, h: torch.Tensor) -> torch.Tensor:
+        """The rest of the forward pass after :meth:`frame_features`.
+
+        Args:
+            h: ``(B, T, J, C)`` per-frame features of one window of ``T = num_frames`` frames.
+
+        Returns:
+            ``(B, T, J, out_channels)`` 3D poses, as :meth:`forward`.
+        """
+        check_tensor(f"{type(self).__name__}.lift_features input", h, shape=(None, self.num_frames, self.num_joints, self.dim))
+        return self._from_features(h.to(self.joint_embed.weight.dtype), None)
+
+    def _spatial_step(self, i: int, h: torch.Tensor, maps: Optional[dict[str, list[torch.Tensor]]]) -> torch.Tensor:
+        if maps is None:
+            return self.spatial_norm(self.spatial_blocks[i](h))
+        h, weights = self.spatial_blocks[i](h, need_weights=True)
+        maps["spatial"].append(weights)
+        return self.spatial_norm(h)
+
+    def _features(self, x: torch.Tensor, maps: Optional[dict[str, list[torch.Tensor]]]) -> torch.Tensor:
+        h = self.pos_drop(self.spatial_pos_embed(self.joint_embed(x)))
+        return self._spatial_step(0, h, maps)
+
+    def _from_features(self, h: torch.Tensor, maps: Optional[dict[str, list[torch.Tensor]]]) -> torch.Tensor:
+        h = self.pos_drop(h + self.temporal_pos_embed.weight[:, None, :])
+        state: Any = None
+        for i in range(len(self.spatial_blocks)):
+            if i > 0:
+                h = self._spatial_step(i, h, maps)
+            h, state, weights = self._temporal_step(i, h, state, maps is not None)
+            if maps is not None:
+                maps["temporal"].append(weights)
+            h = self._after_temporal(i, self.temporal_norm(h))
+        return self.head(self.head_norm(h))
 
     def forward(
         self, x: torch.Tensor, return_attention: bool = False
@@ -173,26 +230,11 @@ class SpatioTemporalEncoder(PoseModel):
         Returns:
             ``(B, T, J, out_channels)`` 3D poses (root-relative, metres when
             trained that way); with ``return_attention`` a tuple ``(poses, maps)``.
+            The computation is ``lift_features(frame_features(x))``.
         """
         x = self._check_input(x)
-        h = self.pos_drop(self.spatial_pos_embed(self.joint_embed(x)))
-        spatial_maps: list[torch.Tensor] = []
-        temporal_maps: list[torch.Tensor] = []
-        state: Any = None
-        for i, spatial_block in enumerate(self.spatial_blocks):
-            if return_attention:
-                h, weights = spatial_block(h, need_weights=True)
-                spatial_maps.append(weights)
-            else:
-                h = spatial_block(h)
-            h = self.spatial_norm(h)
-            if i == 0:
-                h = self.pos_drop(h + self.temporal_pos_embed.weight[:, None, :])
-            h, state, weights = self._temporal_step(i, h, state, return_attention)
-            if return_attention:
-                temporal_maps.append(weights)
-            h = self._after_temporal(i, self.temporal_norm(h))
-        out = self.head(self.head_norm(h))
-        if return_attention:
-            return out, {"spatial": spatial_maps, "temporal": temporal_maps}
+        maps: Optional[dict[str, list[torch.Tensor]]] = {"spatial": [], "temporal": []} if return_attention else None
+        out = self._from_features(self._features(x, maps), maps)
+        if maps is not None:
+            return out, maps
         return out

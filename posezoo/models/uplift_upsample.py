@@ -399,6 +399,23 @@ class UpliftUpsample(PoseModel):
             raise ValueError("keypoints_2d holds non-finite values at keyframes")
         return keypoints, mask
 
+    def frame_tokens(self, keypoints_2d: torch.Tensor) -> torch.Tensor:
+        """Per-frame stage: ``(B, F, J, C_in)`` finite 2D keyframes (any ``F >= 1``) -> ``(B, F, Ct)``
+        tokens. Token ``t`` depends on frame ``t`` only, so it can be computed once per keyframe and
+        reused by every window holding it (:class:`posezoo.StreamingLifter` does)."""
+        check_tensor("keypoints_2d", keypoints_2d, shape=(None, None, self.num_joints, self.in_channels), finite=True)
+        return self._spatial(keypoints_2d.to(self.central_head.weight.dtype))
+
+    def forward_tokens(self, tokens: torch.Tensor, stride_mask: torch.Tensor) -> UpliftUpsampleOutput:
+        """The forward pass after :meth:`frame_tokens`: ``tokens`` ``(B, N, Ct)`` (rows at
+        non-keyframes are ignored) and a bool ``stride_mask`` ``(B, N)`` -> :class:`UpliftUpsampleOutput`.
+        ``forward(x, mask) == forward_tokens(frame_tokens(x), mask)`` for a bool mask."""
+        check_tensor("tokens", tokens, shape=(None, self.num_frames, self.spatial_to_temporal.out_features))
+        check_tensor("stride_mask", stride_mask, shape=tuple(tokens.shape[:2]), floating=False)
+        if stride_mask.dtype != torch.bool:
+            raise TypeError(f"stride_mask must be a bool tensor, got {stride_mask.dtype}")
+        return self._from_tokens(tokens.to(self.central_head.weight.dtype), stride_mask)
+
     def _spatial(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, N, J, C_in) -> (B, N, Ct)``."""
         batch = x.shape[0]
@@ -426,7 +443,9 @@ class UpliftUpsample(PoseModel):
             ``central`` ``(B, J, 3)``.
         """
         keypoints, mask = self._check_inputs(keypoints_2d, stride_mask)
-        tokens = self._spatial(keypoints)
+        return self._from_tokens(self._spatial(keypoints), mask)
+
+    def _from_tokens(self, tokens: torch.Tensor, mask: torch.Tensor) -> UpliftUpsampleOutput:
         if self.upsampling_tokens is not None:
             tokens = self.upsampling_tokens(tokens, mask)
         z = self.temporal_pos_embed(tokens)

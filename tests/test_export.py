@@ -102,7 +102,7 @@ def test_load_model_and_cli_errors(tmp_path, capsys) -> None:
     bundled = load_model("uplift_upsample_small")  # bundled weights, no warning
     assert bundled.pretrained_cfg["tag"] == "cmu"
     with pytest.warns(UserWarning, match="no bundled weights: exporting a randomly initialised model"):
-        assert load_model("mixste_small").pretrained_cfg.get("tag") is None
+        assert load_model("mixsynthformer_3dpw_3d").pretrained_cfg.get("tag") is None  # a variant without weights
     assert main(["export", "no_such_model", str(tmp_path / "x.onnx")]) == 2
     assert "neither a registered model" in capsys.readouterr().err
     assert main(["export", "mixste_small", str(tmp_path / "x.txt"), "--no-check"]) == 2

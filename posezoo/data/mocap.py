@@ -30,7 +30,7 @@ from ._safe_npz import load_npz_safe
 from .camera import VirtualCameraSampler
 from .windows import _to_tensors
 
-__all__ = ["load_clips", "load_clip_meta", "DetectorNoise", "VirtualCameraPairs"]
+__all__ = ["load_clips", "load_clip_meta", "DetectorNoise", "VirtualCameraPairs", "camera_view"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -127,6 +127,31 @@ class DetectorNoise:
         return noisy, conf
 
 
+def camera_view(
+    world: np.ndarray, cam: Any, noise: Any, rng: np.random.Generator, root: int = 0, distort: bool = True
+) -> dict[str, np.ndarray]:
+    """World-frame poses ``(F, J, 3)`` seen through ``cam``: the fields of a training pair.
+
+    ``noise`` (e.g. :class:`DetectorNoise`, or ``None``) corrupts the pixels and gives confidences.
+    Returns float32 ``keypoints_2d`` ``(F, J, 2)`` (normalised screen coordinates), ``pose_3d``
+    ``(F, J, 3)`` (camera frame, metres, relative to joint ``root``), ``confidence`` ``(F, J)``,
+    ``camera_intrinsics`` ``(9,)`` and ``image_size`` ``(2,)`` (pixels).
+    """
+    cam3d = cam.world_to_camera(world)
+    pixels = cam.project(cam3d, distort=distort)
+    if noise is not None:
+        pixels, confidence = noise(pixels, rng)
+    else:
+        confidence = np.ones(pixels.shape[:-1])
+    return {
+        "keypoints_2d": cam.normalize(pixels).astype(np.float32),
+        "pose_3d": (cam3d - cam3d[:, root:root + 1]).astype(np.float32),
+        "confidence": confidence.astype(np.float32),
+        "camera_intrinsics": cam.intrinsics().astype(np.float32),
+        "image_size": np.array([float(cam.res_w), float(cam.res_h)], dtype=np.float32),
+    }
+
+
 class VirtualCameraPairs(Dataset):
     """World-frame 3D motion seen through random virtual cameras: (2D, 3D) pairs.
 
@@ -193,19 +218,7 @@ class VirtualCameraPairs(Dataset):
         """Frames of clip ``index`` through a camera drawn from ``rng``."""
         world = self.clips[index][np.asarray(frames)]
         cam = self.sampler.sample_for_motion(world, rng, root=self.root)
-        cam3d = cam.world_to_camera(world)
-        pixels = cam.project(cam3d)
-        if self.noise is not None:
-            pixels, confidence = self.noise(pixels, rng)
-        else:
-            confidence = np.ones(pixels.shape[:-1])
-        return {
-            "keypoints_2d": cam.normalize(pixels).astype(np.float32),
-            "pose_3d": (cam3d - cam3d[:, self.root:self.root + 1]).astype(np.float32),
-            "confidence": confidence.astype(np.float32),
-            "camera_intrinsics": cam.intrinsics().astype(np.float32),
-            "image_size": np.array([cam.res_w, cam.res_h], dtype=np.float32),
-        }
+        return camera_view(world, cam, self.noise, rng, root=self.root)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < len(self):

@@ -19,6 +19,7 @@ from typing import Mapping, Optional, Sequence, Union
 import numpy as np
 
 from ..data.camera import Camera
+from ..data.mocap import camera_view
 from .augment import BoneScale, NoiseProfile
 from .cameras import StaticCameraSampler
 
@@ -85,19 +86,7 @@ class MocapViews:
 
     def view(self, world: np.ndarray, cam: Camera, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """``world`` ``(F, J, 3)`` through ``cam``, with this source's noise."""
-        cam3d = cam.world_to_camera(world)
-        pixels = cam.project(cam3d, distort=False)
-        if self.noise is not None:
-            pixels, confidence = self.noise(pixels, rng)
-        else:
-            confidence = np.ones(pixels.shape[:-1])
-        return {
-            "keypoints_2d": cam.normalize(pixels).astype(np.float32),
-            "pose_3d": (cam3d - cam3d[:, self.root:self.root + 1]).astype(np.float32),
-            "confidence": confidence.astype(np.float32),
-            "camera_intrinsics": cam.intrinsics().astype(np.float32),
-            "image_size": np.array([float(cam.res_w), float(cam.res_h)], dtype=np.float32),
-        }
+        return camera_view(world, cam, self.noise, rng, root=self.root, distort=False)
 
 
 def split_clips(

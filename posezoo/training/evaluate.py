@@ -21,41 +21,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import metrics
 from ..data.mocap import DetectorNoise
 from ..inference import lift, refine
 from .cameras import StaticCameraSampler
+from .recipes.base import WindowMetrics
 from .recipes.mixsynthformer import lifter_like_noise
 from .sources import MocapViews
 
 __all__ = ["evaluate_lifter", "evaluate_refiner", "interpolate_keyframes"]
 
 MM = 1000.0
-
-
-class _Totals:
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-        self.counts: dict[str, int] = {}
-
-    def add(self, pred: np.ndarray, gt: np.ndarray, prefix: str = "") -> None:
-        p, g = torch.from_numpy(np.asarray(pred, np.float64)), torch.from_numpy(np.asarray(gt, np.float64))
-        t = p.shape[0]
-        values = {
-            "mpjpe": (metrics.mpjpe(p, g, root=0, scale=MM), t),
-            "p_mpjpe": (metrics.p_mpjpe(p, g, scale=MM), t),
-            "n_mpjpe": (metrics.n_mpjpe(p, g, root=0, scale=MM), t),
-        }
-        if t >= 3:
-            values["mpjve"] = (metrics.mpjve(p, g, root=0, scale=MM), t - 1)
-            values["accel"] = (metrics.accel_error(p, g, root=0, scale=MM), t - 2)
-        for k, (v, n) in values.items():
-            key = prefix + k
-            self.sums[key] = self.sums.get(key, 0.0) + float(v) * n
-            self.counts[key] = self.counts.get(key, 0) + n
-
-    def result(self) -> dict[str, float]:
-        return {k: round(self.sums[k] / self.counts[k], 3) for k in self.sums}
 
 
 def _detector_noise(image_size: np.ndarray) -> DetectorNoise:
@@ -86,7 +61,7 @@ def evaluate_lifter(
     """
     source = MocapViews(clips, cameras=cameras or StaticCameraSampler())
     rng = np.random.default_rng(seed)
-    totals = _Totals()
+    totals = WindowMetrics(torch.float64)
     uu = hasattr(model, "output_stride")
     if uu and input_stride is None:
         strides = sorted(int(s) for s in model.input_strides)
@@ -110,8 +85,8 @@ def evaluate_lifter(
                 kp.astype(np.float32), model, image_size=(float(size[0]), float(size[1])), confidence=conf,
                 flip_tta=flip_tta, **kwargs,
             )
-            totals.add(pred, view["pose_3d"])
-    out = totals.result()
+            totals.update(pred, view["pose_3d"])
+    out = {k: round(v, 3) for k, v in totals.result().items()}
     out.update(clips=len(source), views=int(views), frames=int(sum(c.shape[0] for c in source.clips)) * int(views),
                noise=bool(noise), seed=int(seed))
     if uu:
@@ -167,7 +142,7 @@ def evaluate_refiner(
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     k = int(model.sample_interval)
-    totals = _Totals()
+    totals = WindowMetrics(torch.float64)
     for index in range(len(source)):
         world = source.clips[index]
         for _ in range(int(views)):
@@ -178,12 +153,12 @@ def evaluate_refiner(
             )[0].numpy()
             noisy = noisy - noisy[:, :1]
             pred = refine(noisy.astype(np.float32), model)
-            totals.add(pred, gt)
+            totals.update(pred, gt)
             for kind in ("nearest", "linear", "cubic"):
-                totals.add(interpolate_keyframes(noisy, k, kind), gt, prefix=f"{kind}_")
+                totals.update(interpolate_keyframes(noisy, k, kind), gt, prefix=f"{kind}_")
             keys = np.arange(0, gt.shape[0], k)
-            totals.add(noisy[keys], gt[keys], prefix="noisy_keyframes_")
-    out = totals.result()
+            totals.update(noisy[keys], gt[keys], prefix="noisy_keyframes_")
+    out = {k: round(v, 3) for k, v in totals.result().items()}
     out.update(clips=len(source), views=int(views), sample_interval=k, sigma_m=sigma_m, outlier_prob=outlier_prob,
                seed=int(seed))
     return out

@@ -20,9 +20,15 @@ MM = 1000.0
 
 
 class WindowMetrics:
-    """Accumulates the field's metrics (mm) over ``(B, T, J, 3)`` prediction/target windows (metres)."""
+    """Accumulates the field's metrics (mm) over predictions and targets in metres.
 
-    def __init__(self) -> None:
+    ``update`` takes windows ``(B, T, J, 3)`` or one sequence ``(T, J, 3)`` (tensors or numpy arrays,
+    computed in ``dtype``); ``prefix`` names a separate set of results (e.g. ``"linear_"`` for a
+    baseline). MPJVE / accel are added for sequences of 3+ frames.
+    """
+
+    def __init__(self, dtype: torch.dtype = torch.float32) -> None:
+        self.dtype = dtype
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
 
@@ -30,15 +36,18 @@ class WindowMetrics:
         self.sums[key] = self.sums.get(key, 0.0) + float(value) * count
         self.counts[key] = self.counts.get(key, 0) + count
 
-    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
-        pred, target = pred.float(), target.float()
+    def update(self, pred: Any, target: Any, prefix: str = "") -> None:
+        pred, target = torch.as_tensor(pred, dtype=self.dtype), torch.as_tensor(target, dtype=self.dtype)
+        if pred.ndim == 3:  # one sequence
+            pred, target = pred[None], target[None]
         poses = int(np.prod(pred.shape[:-2]))
-        self._add("mpjpe", metrics.mpjpe(pred, target, root=0, scale=MM), poses)
-        self._add("p_mpjpe", metrics.p_mpjpe(pred, target, scale=MM), poses)
-        self._add("n_mpjpe", metrics.n_mpjpe(pred, target, root=0, scale=MM), poses)
+        self._add(prefix + "mpjpe", metrics.mpjpe(pred, target, root=0, scale=MM), poses)
+        self._add(prefix + "p_mpjpe", metrics.p_mpjpe(pred, target, scale=MM), poses)
+        self._add(prefix + "n_mpjpe", metrics.n_mpjpe(pred, target, root=0, scale=MM), poses)
         if pred.ndim == 4 and pred.shape[1] >= 3:
-            self._add("mpjve", metrics.mpjve(pred, target, root=0, scale=MM), pred.shape[0] * (pred.shape[1] - 1))
-            self._add("accel", metrics.accel_error(pred, target, root=0, scale=MM), pred.shape[0] * (pred.shape[1] - 2))
+            b, t = pred.shape[:2]
+            self._add(prefix + "mpjve", metrics.mpjve(pred, target, root=0, scale=MM), b * (t - 1))
+            self._add(prefix + "accel", metrics.accel_error(pred, target, root=0, scale=MM), b * (t - 2))
 
     def result(self) -> dict[str, float]:
         return {k: self.sums[k] / max(self.counts[k], 1) for k in self.sums}

@@ -175,6 +175,33 @@ class SpatioTemporalEncoder(PoseModel):
             trained that way); with ``return_attention`` a tuple ``(poses, maps)``.
         """
         x = self._check_input(x)
+        chunk = self.inference_chunk(x.shape[0]) if not return_attention else x.shape[0]
+        if chunk < x.shape[0]:  # no gradients: clips in chunks whose activations stay in the CPU cache
+            return torch.cat([self._forward(part, False) for part in x.split(chunk)])
+        return self._forward(x, return_attention)
+
+    #: bytes of one ``(b, T, J, C)`` activation that :meth:`inference_chunk` aims at (about a
+    #: quarter of a 32 MB L3 cache: the block's live tensors then mostly stay in the cache)
+    chunk_bytes = 8 << 20
+
+    def inference_chunk(self, batch: int) -> int:
+        """Clips per forward chunk for a batch of ``batch`` clips (the whole batch when gradients are
+        on, when compiling, on CUDA, or when the batch fits in :attr:`chunk_bytes`).
+
+        Clips never interact, so chunking changes no number; on CPU it keeps large batches from
+        spilling out of the cache (``benchmarks/README.md``: RTPCA-243 batch 4 in chunks of 1 runs
+        faster per clip). Set ``model.chunk_bytes = 0`` to switch it off.
+        """
+        weight = self.joint_embed.weight
+        if (not self.chunk_bytes or torch.is_grad_enabled() or weight.device.type != "cpu"
+                or torch.compiler.is_compiling()):
+            return batch
+        per_clip = self.num_frames * self.num_joints * self.dim * weight.element_size()
+        return max(1, min(batch, self.chunk_bytes // per_clip))
+
+    def _forward(
+        self, x: torch.Tensor, return_attention: bool
+    ) -> torch.Tensor | tuple[torch.Tensor, dict[str, list[torch.Tensor]]]:
         h = self.pos_drop(self.spatial_pos_embed(self.joint_embed(x)))
         spatial_maps: list[torch.Tensor] = []
         temporal_maps: list[torch.Tensor] = []

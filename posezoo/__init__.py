@@ -20,7 +20,7 @@ from .models import (
     register_model,
     save_pretrained,
 )
-from .inference import lift, refine, root_trajectory
+from .inference import lift, optimize_for_inference, refine, root_trajectory
 from .utils import count_flops
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "Limits",
     "limits",
     "lift",
+    "optimize_for_inference",
     "refine",
     "root_trajectory",
 ]

@@ -79,3 +79,25 @@ def test_batch_chunks_change_no_number(name: str) -> None:
     torch.testing.assert_close(chunked, whole, atol=1e-6, rtol=0)
     assert maps["spatial"][0].shape[0] == 5
     assert model.inference_chunk(5) == 5  # gradients on: never chunked
+
+
+def test_mixsynthformer_batch_chunks_match_the_whole_batch() -> None:
+    torch.manual_seed(0)
+    model = posezoo.create_model("mixsynthformer_h36m_3d").eval()
+    (x,) = posezoo.utils.example_input(model, 7)
+    model.chunk_bytes = 0
+    with torch.no_grad():
+        whole = model(x)
+    model.chunk_bytes = 3 * model.clip_activation_bytes()
+    with torch.no_grad():
+        assert model.inference_chunk(7) == 3
+        chunked = model(x)
+    torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=0)  # GEMM blocking may round differently
+    assert model.inference_chunk(7) == 7  # gradients on
+
+
+def test_models_without_an_activation_size_never_chunk() -> None:
+    model = posezoo.create_model("uplift_upsample_small").eval()
+    model.chunk_bytes = 1
+    with torch.no_grad():
+        assert model.clip_activation_bytes() == 0 and model.inference_chunk(64) == 64

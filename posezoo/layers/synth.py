@@ -335,7 +335,8 @@ class MixSynthAttention(nn.Module):
             mixed = t + c
         else:
             w = self.split_weights(t, c)
-            mixed = w[..., 0:1] * t + w[..., 1:2] * c
+            # w0 t + w1 c with w0 + w1 = 1 (a softmax): one fused pass instead of two products and a sum
+            mixed = torch.lerp(c, t, w[..., 0:1])
         return self.proj_drop(self.proj(mixed))
 
 

@@ -180,24 +180,14 @@ class SpatioTemporalEncoder(PoseModel):
             return torch.cat([self._forward(part, False) for part in x.split(chunk)])
         return self._forward(x, return_attention)
 
-    #: bytes of one ``(b, T, J, C)`` activation that :meth:`inference_chunk` aims at (about a
-    #: quarter of a 32 MB L3 cache: the block's live tensors then mostly stay in the cache)
+    #: one ``(b, T, J, C)`` float32 activation of a chunk stays under 8 MiB (a quarter of a 32 MB L3 cache;
+    #: RTPCA-243 batch 3 in chunks of one clip: 0.88x the time per clip, ``benchmarks/README.md``)
     chunk_bytes = 8 << 20
 
-    def inference_chunk(self, batch: int) -> int:
-        """Clips per forward chunk for a batch of ``batch`` clips (the whole batch when gradients are
-        on, when compiling, on CUDA, or when the batch fits in :attr:`chunk_bytes`).
-
-        Clips never interact, so chunking changes no number; on CPU it keeps large batches from
-        spilling out of the cache (``benchmarks/README.md``: RTPCA-243 batch 4 in chunks of 1 runs
-        faster per clip). Set ``model.chunk_bytes = 0`` to switch it off.
-        """
+    def clip_activation_bytes(self) -> int:
+        """``T x J x C`` elements of the joint-embedding dtype: one clip's stream activation."""
         weight = self.joint_embed.weight
-        if (not self.chunk_bytes or torch.is_grad_enabled() or weight.device.type != "cpu"
-                or torch.compiler.is_compiling()):
-            return batch
-        per_clip = self.num_frames * self.num_joints * self.dim * weight.element_size()
-        return max(1, min(batch, self.chunk_bytes // per_clip))
+        return self.num_frames * self.num_joints * self.dim * weight.element_size()
 
     def _forward(
         self, x: torch.Tensor, return_attention: bool

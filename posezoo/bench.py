@@ -14,13 +14,15 @@ Wall-clock numbers depend on the machine and its load; compare ratios measured i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import torch
 from torch import nn
@@ -52,6 +54,26 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at the null device for the block: the profiler's native start/stop log
+    lines (written by C++, not through ``sys.stderr``) would otherwise interleave with the table."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a replaced stderr (e.g. captured by a test)
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
 def _peak_memory_mb(fn: Callable, inputs: tuple, device: torch.device) -> Optional[float]:
     """Memory one call allocates at its peak, in MiB, beyond what existed before it: the CUDA allocator's
     peak, or on the CPU the running sum of the allocations and frees that ``torch.profiler`` records
@@ -64,7 +86,7 @@ def _peak_memory_mb(fn: Callable, inputs: tuple, device: torch.device) -> Option
         return (torch.cuda.max_memory_allocated(device) - base) / 2**20
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn(*inputs)
     events = sorted((e for e in prof.events() if e.self_cpu_memory_usage), key=lambda e: e.time_range.start)
     current = peak = 0
@@ -223,7 +245,7 @@ def format_markdown(results: dict[str, Any]) -> str:
         for r in m["runs"]:
             ratio = r["median_ms"] / base[r["batch"]] if r["batch"] in base else float("nan")
             peak = f"{100 * r['peak_fraction']:.1f}" if r["peak_fraction"] else "—"
-            mem = f"{r['peak_memory_mb']:.0f}" if r["peak_memory_mb"] is not None else "—"
+            mem = f"{r['peak_memory_mb']:.1f}" if r["peak_memory_mb"] is not None else "—"
             lines.append(f"| {m['name']} | {r['batch']} | {r['variant']} | {r['median_ms']:.1f} | {ratio:.2f} | "
                          f"{r['output_frames_per_s']:,.0f} | {r['achieved_gflops']:.1f} | {peak} | {mem} | "
                          f"{r['max_abs_diff_vs_eager_float32']:.1e} |")

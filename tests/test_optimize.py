@@ -3,6 +3,7 @@ the oneDNN fast path and its fallback, the module wrapper, and its use inside li
 
 from __future__ import annotations
 
+import copy
 import platform
 from contextlib import nullcontext
 
@@ -167,6 +168,20 @@ def test_original_model_is_untouched_and_wrapper_forwards_attributes() -> None:
         fast.train()
     with pytest.raises(AttributeError):
         fast.no_such_attribute
+
+
+def test_optimized_model_deep_copies_and_saves(tmp_path) -> None:
+    model = _perturbed("rtpca_small")
+    fast = posezoo.optimize_for_inference(model)
+    (x,) = posezoo.utils.example_input(model, 2)
+    twin = copy.deepcopy(fast)
+    torch.save(fast, tmp_path / "fast.pt")
+    loaded = torch.load(tmp_path / "fast.pt", weights_only=False)  # our own file, written just above
+    packed = [m.uses_onednn for m in fast.modules() if isinstance(m, FastLinear)]
+    for other in (twin, loaded):
+        assert [m.uses_onednn for m in other.modules() if isinstance(m, FastLinear)] == packed
+        with torch.no_grad():
+            torch.testing.assert_close(other(x), fast(x), atol=0, rtol=0)
 
 
 @pytest.mark.parametrize("kwargs, error", [

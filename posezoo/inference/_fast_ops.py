@@ -128,6 +128,17 @@ class FastLinear(nn.Module):
         return (f"in_features={self.in_features}, out_features={self.out_features}, dtype={self.weight.dtype}, "
                 f"activation={self.activation}, onednn={self.uses_onednn}")
 
+    def __getstate__(self) -> dict:  # copy.deepcopy / torch.save: the packed tensor has no storage to copy
+        state = self.__dict__.copy()
+        state["_repack"], state["_packed"] = self._packed is not None, None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        repack = state.pop("_repack", False)
+        super().__setstate__(state)
+        if repack and onednn_linear_status(self.weight.dtype) == "ok":
+            self._packed = torch.ops.mkldnn._reorder_linear_weight(self.weight, None)
+
     def _apply(self, fn, recurse=True):  # .to()/.cuda(): the packed copy cannot follow, re-derive it
         out = super()._apply(fn, recurse)
         if self._packed is not None and (self.weight.device.type != "cpu" or onednn_linear_status(self.weight.dtype) != "ok"):

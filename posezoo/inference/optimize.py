@@ -50,7 +50,8 @@ class OptimizedModel(nn.Module):
     ``sample_interval``, ``example_inputs`` ...) are forwarded, so :func:`posezoo.lift` and
     :func:`posezoo.refine` accept it in place of the model. ``report`` describes what was done:
     ``backend``, ``dtype``, ``device``, ``onednn_linears``, ``fused_activations``,
-    ``prepare_seconds`` and ``threads``. Inference only (no gradients).
+    ``float32_islands``, ``prepare_seconds`` and ``threads``. Inference only (no gradients). It can be
+    deep-copied and saved with ``torch.save`` (the oneDNN packing is redone on load).
     """
 
     def __init__(
@@ -80,9 +81,10 @@ class OptimizedModel(nn.Module):
         try:
             return super().__getattr__(name)
         except AttributeError:
-            if name.startswith("__") or name in ("module", "_call"):
+            inner = self.__dict__.get("_modules", {}).get("module")
+            if inner is None or name.startswith("__") or name == "_call":
                 raise
-            return getattr(self._modules["module"], name)
+            return getattr(inner, name)
 
 
 @contextlib.contextmanager

@@ -53,7 +53,8 @@ BMM_ATTENTION_MAX_ELEMENTS = 1 << 26
 
 def _use_bmm_attention(q: torch.Tensor, k: torch.Tensor) -> bool:
     """bfloat16/float16 on the CPU: two batched matmuls beat PyTorch's CPU flash-attention kernel
-    (1.3-3x on the shapes of the models here, ``benchmarks/README.md``); float32 keeps SDPA."""
+    (0.63-0.98 of its time on the shapes of the models here, ``benchmarks/README.md``); float32 keeps SDPA,
+    which is faster there."""
     return (
         q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16) and q.ndim == 4
         and k.shape[:2] == q.shape[:2] and q.shape[0] * q.shape[1] * q.shape[2] * k.shape[2] <= BMM_ATTENTION_MAX_ELEMENTS

@@ -70,7 +70,7 @@ def depthwise_conv_transpose1d(
 
     ``out[n, c, s*i + j] += weight[c, 0, j] * x[n, c, i]`` (plus ``bias[c]``): equal to
     ``F.conv_transpose1d(x, weight, bias, stride=s, groups=C)`` up to the order of the (at most
-    ``ceil(K / s)`` + 1) additions per output, and 2-3x faster in float32, 5-10x in bfloat16 on CPU,
+    ``ceil(K / s)`` + 1) additions per output, and 1.2-3x faster in float32, 5-8x in bfloat16 on CPU,
     where PyTorch's depthwise transposed-convolution kernel is slow (``benchmarks/README.md``).
 
     Args:

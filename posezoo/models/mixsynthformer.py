@@ -215,7 +215,7 @@ class MixSynthFormer(PoseModel):
         return self.temporal_interp(flat.to(self.embed.weight.dtype))
 
     #: a chunk's ``(b, T, C)`` activation stays under 1 MiB (its live tensors then fit a core's 2 MB L2
-    #: cache): batch 256 of ``mixsynthformer_h36m_3d`` runs in chunks of 40 clips, 0.84x the time
+    #: cache): batch 256 of ``mixsynthformer_h36m_3d`` runs in chunks of 40 clips, faster on the CPU
     #: (``benchmarks/README.md``)
     chunk_bytes = 1 << 20
 

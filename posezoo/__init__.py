@@ -8,7 +8,7 @@ __version__ = "0.1.0.dev0"
 from . import data, export, io, losses, metrics, skeleton
 from ._validation import Limits, limits
 from .convert import from_official
-from .inference import StreamingLifter, lift, refine, root_trajectory
+from .inference import StreamingLifter, lift, optimize_for_inference, refine, root_trajectory
 from .models import (
     PoseModel,
     WeightsError,
@@ -46,6 +46,7 @@ __all__ = [
     "Limits",
     "limits",
     "lift",
+    "optimize_for_inference",
     "refine",
     "root_trajectory",
     "StreamingLifter",

@@ -203,6 +203,16 @@ def _add_export_command(sub: argparse._SubParsersAction) -> None:
 _EXTRA_COMMANDS.append(_add_export_command)
 
 
+def _add_bench_command(sub: argparse._SubParsersAction) -> None:
+    """``posezoo bench``: speed of the models (logic in posezoo/bench.py)."""
+    from .bench import add_bench_parser
+
+    add_bench_parser(sub)
+
+
+_EXTRA_COMMANDS.append(_add_bench_command)
+
+
 #: Errors that mean "bad input" (WeightsError is a ValueError; FileNotFoundError an OSError).
 _INPUT_ERRORS = (ValueError, TypeError, OSError, ImportError, pickle.UnpicklingError)
 

@@ -6,7 +6,7 @@ from typing import Optional, Union
 
 import torch
 
-from .._validation import check_int
+from .._validation import check_bool, check_int
 from ..data.keyframe_windows import merge_windows, sliding_windows
 from ._common import (
     ArrayOrTensor,
@@ -23,6 +23,7 @@ from ._common import (
     _to_cpu64,
 )
 from ._progress import check_progress, window_progress
+from .optimize import inference_runner
 
 __all__ = ["refine"]
 
@@ -40,6 +41,7 @@ def refine(
     amp: Union[bool, torch.dtype] = True,
     pretrained: Union[bool, str] = True,
     progress: Optional[bool] = None,
+    optimize: bool = True,
 ) -> ArrayOrTensor:
     """Refine a noisy pose sequence of any length with a MixSynthFormer-style model.
 
@@ -65,6 +67,8 @@ def refine(
             are missing (may be non-finite) and filled by interpolation over time.
         batch_size, device, amp, pretrained, progress: as in :func:`lift` (the progress bar
             counts windows; automatic by default: only in a terminal, for long inputs).
+        optimize: as in :func:`lift`: on the CPU, a cached :func:`posezoo.optimize_for_inference`
+            copy (float32, one thread for small models) for large enough inputs; ``False`` = never.
 
     Returns:
         The refined sequence with the input's shape, kind, device and floating dtype.
@@ -106,6 +110,7 @@ def refine(
         length = x.shape[0]
         windows, starts = sliding_windows(x[None], window, k, step)
         inputs = windows[0]  # (n, W, ...)
+        net = inference_runner(net, dev, check_bool("optimize", optimize), len(inputs) * window)
         outs = []
         with _inference(net, dev, amp), window_progress(progress, len(inputs), batch_size, "refine") as advance:
             for chunk in inputs.split(batch_size):

@@ -47,6 +47,29 @@ def key_mask_to_bias(key_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor
     return bias[:, None, None, :]
 
 
+#: largest ``B*H*Lq*Lk`` for which :func:`attend` materialises the attention matrix itself
+BMM_ATTENTION_MAX_ELEMENTS = 1 << 26
+
+
+def _use_bmm_attention(q: torch.Tensor, k: torch.Tensor) -> bool:
+    """bfloat16/float16 on the CPU: two batched matmuls beat PyTorch's CPU flash-attention kernel
+    (0.63-0.98 of its time on the shapes of the models here, ``benchmarks/README.md``); float32 keeps SDPA,
+    which is faster there."""
+    return (
+        q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16) and q.ndim == 4
+        and k.shape[:2] == q.shape[:2] and q.shape[0] * q.shape[1] * q.shape[2] * k.shape[2] <= BMM_ATTENTION_MAX_ELEMENTS
+    )
+
+
+def _attend_bmm(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: Optional[float]) -> torch.Tensor:
+    """``softmax(q k^T * scale) v`` as two ``bmm`` calls, ``(B, H, Lq, d) -> (B, H, Lq, dv)``."""
+    b, h, lq, d = q.shape
+    scale = d ** -0.5 if scale is None else scale
+    logits = torch.bmm(q.reshape(b * h, lq, d) * scale, k.reshape(b * h, k.shape[2], d).transpose(1, 2))
+    out = torch.bmm(logits.softmax(dim=-1), v.reshape(b * h, v.shape[2], v.shape[3]))
+    return out.view(b, h, lq, v.shape[3])
+
+
 def attend(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -75,6 +98,8 @@ def attend(
         unless ``need_weights``.
     """
     bias = key_mask_to_bias(key_mask, q.dtype) if key_mask is not None else None
+    if not need_weights and bias is None and dropout_p == 0.0 and _use_bmm_attention(q, k):
+        return _attend_bmm(q, k, v, scale), None
     if not need_weights:
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p, scale=scale)
         return out, None

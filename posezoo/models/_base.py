@@ -12,6 +12,7 @@ import functools
 import inspect
 from typing import Any
 
+import torch
 from torch import nn
 
 __all__ = ["PoseModel"]
@@ -48,6 +49,33 @@ class PoseModel(nn.Module):
 
     init_kwargs: dict[str, Any]
     pretrained_cfg: dict[str, Any]
+
+    #: bytes of one activation of a forward chunk that :meth:`inference_chunk` aims at (0 = never chunk);
+    #: set per model class, or per model (``model.chunk_bytes = 0`` switches chunking off)
+    chunk_bytes: int = 0
+
+    def clip_activation_bytes(self) -> int:
+        """Bytes of one clip's main activation (e.g. ``T x J x C`` elements); 0 = not known."""
+        return 0
+
+    def inference_chunk(self, batch: int) -> int:
+        """Clips per forward chunk for a batch of ``batch`` clips.
+
+        Models whose clips never interact split a large batch into chunks whose activations stay in
+        the CPU cache: same numbers, faster on the CPU (``benchmarks/README.md``). The whole batch is
+        one chunk when gradients are recorded, while compiling, off the CPU, or when
+        :attr:`chunk_bytes` or :meth:`clip_activation_bytes` is 0.
+        """
+        per_clip = self.clip_activation_bytes()
+        if (not self.chunk_bytes or not per_clip or torch.is_grad_enabled() or torch.compiler.is_compiling()
+                or self._first_tensor().device.type != "cpu"):
+            return batch
+        return max(1, min(batch, self.chunk_bytes // per_clip))
+
+    def _first_tensor(self) -> torch.Tensor:
+        for t in (*self.parameters(), *self.buffers()):
+            return t
+        return torch.empty(0)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

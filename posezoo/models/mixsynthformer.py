@@ -212,11 +212,26 @@ class MixSynthFormer(PoseModel):
         flat, _ = self._flatten(keyframes, self.num_keyframes, "keyframes")
         return self.temporal_interp(flat.to(self.embed.weight.dtype))
 
+    #: a chunk's ``(b, T, C)`` activation stays under 1 MiB (its live tensors then fit a core's 2 MB L2
+    #: cache): batch 256 of ``mixsynthformer_h36m_3d`` runs in chunks of 40 clips, faster on the CPU
+    #: (``benchmarks/README.md``)
+    chunk_bytes = 1 << 20
+
+    def clip_activation_bytes(self) -> int:
+        """``(T + F) x C`` elements of the embedding dtype: one clip's token activation."""
+        return self.sequence_length * self.embed.weight.shape[0] * self.embed.weight.element_size()
+
     def _run(self, keyframes: torch.Tensor) -> torch.Tensor:
         """``(B, Q+1, P)`` keyframes -> ``(B, T, P)`` or ``(B, F, P)``."""
         keyframes = keyframes.to(self.embed.weight.dtype)
         if not _is_compiling() and not torch.isfinite(keyframes).all():
             raise ValueError("keyframes contain NaN or Inf; only non-keyframe frames may be non-finite")
+        chunk = self.inference_chunk(keyframes.shape[0])
+        if chunk < keyframes.shape[0]:  # no gradients: clips never interact, chunks stay in the CPU cache
+            return torch.cat([self._run_chunk(part) for part in keyframes.split(chunk)])
+        return self._run_chunk(keyframes)
+
+    def _run_chunk(self, keyframes: torch.Tensor) -> torch.Tensor:
         recovered = self.temporal_interp(keyframes)  # (B, T+F, P)
         h = self.encoder(self.embed(recovered))
         out = self.head(self.norm(h)) + recovered

@@ -154,9 +154,14 @@ def test_eval_per_action_protocols(h36m_dir: Path, lifter, tmp_path: Path, capsy
     assert result["frames"] == sum(n for (s, _), n in LENGTHS.items() if s in ("S9", "S11")) * 4
 
 
-def test_flip_tta_switch(h36m_dir: Path, lifter) -> None:
+def test_flip_tta_switch(h36m_dir: Path, lifter, tmp_path: Path) -> None:
     on = evaluate_h36m(lifter, h36m_dir, source="gt", actions=["Eating"])
-    off = evaluate_h36m(lifter, h36m_dir, source="gt", actions=["Eating"], flip_tta=False)
+    posezoo.save_pretrained(lifter, tmp_path / "w")
+    assert cli_main(["eval", "--model", "rtpca_small", "--weights", str(tmp_path / "w"), "--h36m", str(h36m_dir),
+                     "--h36m-2d", "gt", "--h36m-actions", "Eating", "--no-flip-tta",
+                     "--json", str(tmp_path / "off.json")]) == 0
+    off = json.loads((tmp_path / "off.json").read_text())
+    assert off["subjects"] == ["S9", "S11"] and list(off["per_action"]) == ["Eating"]
     assert on["flip_tta"] and not off["flip_tta"] and on["mpjpe"] != off["mpjpe"]
     seq = load_h36m_dir(h36m_dir, "gt", subjects=["S11"], actions=["Eating"])
     pred = np.concatenate([posezoo.lift(s["keypoints_2d"], lifter, flip_tta=False) for s in seq])

@@ -24,40 +24,12 @@ from posezoo.data.h36m import (
 )
 from posezoo.data.windows import PoseSequences, Seq2SeqWindows
 
-LENGTHS = {("S1", "Walking 1"): 40, ("S1", "Directions"): 25, ("S9", "SittingDown 2"): 31}
-
-
-def _world_motion(length: int, seed: int) -> np.ndarray:
-    """(T, 32, 3) metres around (0, 0, 1) in the H36M capture area."""
-    rng = np.random.default_rng(seed)
-    base = rng.normal(scale=0.3, size=(1, 32, 3)) + [0.0, 0.0, 1.0]
-    drift = np.linspace(0, 0.5, length)[:, None, None] * [1.0, 0.5, 0.0]
-    return (base + drift + rng.normal(scale=0.01, size=(length, 32, 3))).astype(np.float32)
+from .h36m_support import write_h36m_files
 
 
 @pytest.fixture
 def h36m_files(tmp_path: Path) -> tuple[Path, Path, dict]:
-    positions_3d: dict = {}
-    positions_2d: dict = {}
-    for i, ((subject, action), length) in enumerate(LENGTHS.items()):
-        world = _world_motion(length, i)
-        positions_3d.setdefault(subject, {})[action] = world
-        per_cam = []
-        for cam in range(4):
-            c = h36m_camera(subject, cam)
-            px = c.project_world(world[:, list(H36M_32_TO_17)].astype(np.float64)).astype(np.float32)
-            if (subject, action, cam) == ("S1", "Walking 1", 2):
-                px = np.concatenate([px, px[-3:] + 1.0])  # a detector file with 3 extra frames
-            per_cam.append(px)
-        positions_2d.setdefault(subject, {})[action] = per_cam
-    # exactly as VideoPose3D's prepare_data_h36m.py writes them
-    path_3d = tmp_path / "data_3d_h36m.npz"
-    np.savez_compressed(path_3d, positions_3d=positions_3d)
-    metadata = {"layout_name": "h36m", "num_joints": 17,
-                "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]}
-    path_2d = tmp_path / "data_2d_h36m_gt.npz"
-    np.savez_compressed(path_2d, positions_2d=positions_2d, metadata=metadata)
-    return path_3d, path_2d, positions_3d
+    return write_h36m_files(tmp_path)
 
 
 def test_constants() -> None:

@@ -298,7 +298,8 @@ def h36m_sequences(
         A list of dicts with ``keypoints_2d`` ``(T, 17, 2)`` float32 in normalised
         screen coordinates (the camera's resolution), ``pose_3d`` ``(T, 17, 3)``
         float32 camera frame, metres, root-relative (root joint exactly 0),
-        ``trajectory`` ``(T, 3)`` the root in the camera frame, and ``subject``,
+        ``trajectory`` ``(T, 3)`` the root in the camera frame, ``confidence`` ``(T, 17)``
+        (the 2D file's third channel when it has one, else ones), and ``subject``,
         ``action`` (file key), ``camera`` (id).
     """
     subjects = list(subjects)
@@ -315,7 +316,9 @@ def h36m_sequences(
         for action, world in sub3d[s].items():
             for i in cams:
                 cam = h36m_camera(s, i)
-                kp = aligned[s][action][i][..., :2]
+                kp_file = aligned[s][action][i]
+                kp = kp_file[..., :2]
+                conf = kp_file[..., 2] if kp_file.shape[-1] == 3 else np.ones(kp.shape[:2])
                 if kp.shape[1] != world.shape[1]:
                     raise ValueError(
                         f"{s}/{action}: 2D has {kp.shape[1]} joints, 3D has {world.shape[1]}"
@@ -326,6 +329,7 @@ def h36m_sequences(
                     "keypoints_2d": normalize_screen_coordinates(kp, cam.res_w, cam.res_h).astype(np.float32),
                     "pose_3d": (pos_cam - pos_cam[:, root:root + 1]).astype(np.float32),
                     "trajectory": trajectory.astype(np.float32),
+                    "confidence": np.asarray(conf, dtype=np.float32),
                     "subject": s,
                     "action": action,
                     "camera": cam.name,

@@ -11,12 +11,16 @@ import torch
 from torch import nn
 
 from ..data.cmu import CMU_SPLITS, cmu_mocap
+from ..data.h36m import H36M_TEST_SUBJECTS, H36M_TRAIN_SUBJECTS
 from ..data.mocap import load_clips
 from ..models import create_model, get_model_entry
 from .config import TrainConfig, split_overrides
 from .engine import Trainer
 from .evaluate import evaluate_lifter, evaluate_refiner
+from .h36m_eval import evaluate_h36m
+from .h36m_source import DEFAULT_H36M_2D, PairedSequences, load_h36m_dir, split_sequences
 from .recipes import recipe_for
+from .recipes.base import noise_profile
 from .sources import split_clips
 
 __all__ = ["fit", "evaluate", "load_clip_files", "family_of"]
@@ -61,9 +65,14 @@ def family_of(model: nn.Module) -> str:
 
 def fit(
     model: Union[str, nn.Module],
-    data: ClipsArg,
+    data: Optional[ClipsArg] = None,
     val: Optional[ClipsArg] = None,
     *,
+    h36m: Optional[Union[str, os.PathLike]] = None,
+    h36m_2d: str = DEFAULT_H36M_2D,
+    h36m_subjects: Optional[Sequence[str]] = None,
+    h36m_actions: Optional[Sequence[str]] = None,
+    h36m_noise: bool = False,
     steps: int = 1000,
     batch_size: Optional[int] = None,
     out_dir: Optional[Union[str, os.PathLike]] = None,
@@ -78,12 +87,18 @@ def fit(
     model_kwargs: Optional[Mapping[str, Any]] = None,
     run_info: Optional[dict[str, Any]] = None,
 ) -> Trainer:
-    """Train (or fine-tune) a model on world-frame 3D motion; returns the finished :class:`Trainer`.
+    """Train (or fine-tune) a model on world-frame 3D motion or on Human3.6M; returns the finished :class:`Trainer`.
 
     Args:
         model: a registered name (built with ``pretrained`` and ``model_kwargs``) or a module.
         data: training clips: npz files / CMU split names, or ``{name: (T, 17, 3)}`` world metres.
         val: validation clips; ``None`` holds out ``val_fraction`` of the training clips (by clip).
+        h36m: instead of ``data``: a folder with VideoPose3D's ``data_3d_h36m.npz`` and
+            ``data_2d_h36m_<h36m_2d>.npz``; trains on the real 2D of ``h36m_subjects`` (default
+            S1, S5, S6, S7, S8) and ``h36m_actions`` (default all), validating on ``val_fraction``
+            of their takes (subject + action, all cameras), never on the test subjects.
+        h36m_2d: the 2D file's source: ``"cpn_ft_h36m_dbb"`` (default) or ``"gt"``, ...
+        h36m_noise: add the recipe's detector noise to the H36M 2D as well (default off).
         steps, batch_size, seed: engine settings (the recipe's defaults fill the rest).
         out_dir: run folder (``last/``, ``best/``, ``metrics.jsonl``, ``run.json``); ``None`` writes nothing.
         resume: continue the run in ``out_dir`` exactly where it stopped.
@@ -103,22 +118,45 @@ def fit(
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a registered name or an nn.Module, got {type(model).__name__}")
         net, family = model, family or family_of(model)
-    clips = load_clip_files(data)
-    if val is None:
-        train_clips, val_clips = split_clips(clips, val_fraction, seed) if len(clips) >= 2 else (clips, None)
+    if h36m is not None:
+        if data is not None or val is not None:
+            raise ValueError(
+                "give either mocap clips (data/val) or h36m, not both: H36M validation holds out "
+                "val_fraction of the H36M training takes"
+            )
+        subjects = list(h36m_subjects or H36M_TRAIN_SUBJECTS)
+        train_seqs, val_seqs = split_sequences(load_h36m_dir(h36m, h36m_2d, subjects, h36m_actions),
+                                               val_fraction, seed)
+        takes = sorted({f"{s['subject']}/{s['action']}" for s in train_seqs})
+        val_takes = sorted({f"{s['subject']}/{s['action']}" for s in val_seqs})
+        source_info: dict[str, Any] = {
+            "source": "h36m", "h36m": {"dir": str(h36m), "2d": h36m_2d, "subjects": subjects,
+                                       "actions": list(h36m_actions) if h36m_actions else None,
+                                       "noise": bool(h36m_noise)}}
+    elif data is None:
+        raise ValueError("no training data: give data (mocap clips or CMU splits) or h36m (a VideoPose3D folder)")
     else:
-        train_clips, val_clips = clips, load_clip_files(val)
+        clips = load_clip_files(data)
+        if val is None:
+            train_clips, val_clips = split_clips(clips, val_fraction, seed) if len(clips) >= 2 else (clips, None)
+        else:
+            train_clips, val_clips = clips, load_clip_files(val)
+        takes, val_takes = sorted(train_clips), sorted(val_clips or {})
+        source_info = {"source": "mocap"}
     base_recipe = recipe_for(family, net)
     engine = {**base_recipe.engine_defaults, "steps": steps, "seed": seed}
     if batch_size is not None:
         engine["batch_size"] = batch_size
     config, options = split_overrides(TrainConfig(**engine), base_recipe.options, dict(overrides or {}))
     recipe = recipe_for(family, net, **options)
+    if h36m is not None:  # real 2D: the file's detections, detector noise only on request
+        noise = noise_profile(recipe.options) if h36m_noise else None
+        train_clips, val_clips = PairedSequences(train_seqs, noise=noise), PairedSequences(val_seqs)
     train_set, val_set = recipe.datasets(train_clips, val_clips, seed)
     info = {
         "model": name or type(net).__name__, "family": family, "pretrained": pretrained,
-        "model_kwargs": dict(model_kwargs or {}), "train_clips": sorted(train_clips),
-        "val_clips": sorted(val_clips or {}), "train_windows": len(train_set),
+        "model_kwargs": dict(model_kwargs or {}), **source_info, "train_clips": takes,
+        "val_clips": val_takes, "train_windows": len(train_set),
         **dict(run_info or {}),
     }
     trainer = Trainer(net, recipe, train_set, val_set, config, out_dir=out_dir, device=device, progress=progress,
@@ -128,13 +166,29 @@ def fit(
 
 
 def evaluate(
-    model: nn.Module, data: ClipsArg, *, views: int = 2, seed: int = 1234, input_stride: Optional[int] = None,
+    model: nn.Module, data: Optional[ClipsArg] = None, *, views: int = 2, seed: int = 1234,
+    input_stride: Optional[int] = None, flip_tta: bool = True, h36m: Optional[Union[str, os.PathLike]] = None,
+    h36m_2d: str = DEFAULT_H36M_2D, h36m_subjects: Optional[Sequence[str]] = None,
+    h36m_actions: Optional[Sequence[str]] = None,
 ) -> dict[str, Any]:
-    """Test-split metrics (mm) of a model: clean and noisy 2D for lifters, vs interpolation for MixSynthFormer."""
+    """Test metrics (mm) of a model.
+
+    With ``data`` (mocap clips): clean and noisy 2D through static virtual cameras for lifters, vs
+    interpolation for MixSynthFormer. With ``h36m`` (a VideoPose3D folder): protocol #1 / #2 per action
+    on ``h36m_subjects`` (default S9, S11), see :func:`posezoo.training.h36m_eval.evaluate_h36m`.
+    """
+    if h36m is not None:
+        if data is not None:
+            raise ValueError("give either mocap clips (data) or h36m to evaluate on, not both")
+        return evaluate_h36m(model, h36m, source=h36m_2d, subjects=h36m_subjects or H36M_TEST_SUBJECTS,
+                             actions=h36m_actions, flip_tta=flip_tta, input_stride=input_stride, seed=seed)
+    if data is None:
+        raise ValueError("nothing to evaluate on: give data (mocap clips or CMU splits) or h36m (a VideoPose3D folder)")
     clips = load_clip_files(data)
     if hasattr(model, "sample_interval") and not hasattr(model, "output_stride"):
         return {"refine": evaluate_refiner(model, clips, views=views, seed=seed)}
+    kwargs = {"views": views, "seed": seed, "input_stride": input_stride, "flip_tta": flip_tta}
     return {
-        "clean": evaluate_lifter(model, clips, noise=False, views=views, seed=seed, input_stride=input_stride),
-        "noisy": evaluate_lifter(model, clips, noise=True, views=views, seed=seed, input_stride=input_stride),
+        "clean": evaluate_lifter(model, clips, noise=False, **kwargs),
+        "noisy": evaluate_lifter(model, clips, noise=True, **kwargs),
     }

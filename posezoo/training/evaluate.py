@@ -28,7 +28,7 @@ from .recipes.base import WindowMetrics
 from .recipes.mixsynthformer import lifter_like_noise
 from .sources import MocapViews
 
-__all__ = ["evaluate_lifter", "evaluate_refiner", "interpolate_keyframes"]
+__all__ = ["evaluate_lifter", "evaluate_refiner", "interpolate_keyframes", "refine_sequence"]
 
 MM = 1000.0
 
@@ -36,6 +36,12 @@ MM = 1000.0
 def _detector_noise(image_size: np.ndarray) -> DetectorNoise:
     scale = float(max(image_size)) / 1000.0
     return DetectorNoise(sigma_px=3.0 * scale, outlier_prob=0.02, outlier_sigma_px=40.0 * scale)
+
+
+def default_input_stride(model: nn.Module) -> int:
+    """Uplift and Upsample: 4 when the model supports it, else its smallest input stride."""
+    strides = sorted(int(s) for s in model.input_strides)
+    return 4 if 4 in strides else strides[0]
 
 
 def evaluate_lifter(
@@ -64,8 +70,7 @@ def evaluate_lifter(
     totals = WindowMetrics(torch.float64)
     uu = hasattr(model, "output_stride")
     if uu and input_stride is None:
-        strides = sorted(int(s) for s in model.input_strides)
-        input_stride = 4 if 4 in strides else strides[0]
+        input_stride = default_input_stride(model)
     for index in range(len(source)):
         world = source.clips[index]
         for _ in range(int(views)):
@@ -122,6 +127,30 @@ def interpolate_keyframes(poses: np.ndarray, k: int, kind: str) -> np.ndarray:
     raise ValueError(f"kind must be 'nearest', 'linear' or 'cubic', got {kind!r}")
 
 
+def refine_sequence(
+    model: nn.Module, gt: np.ndarray, totals: WindowMetrics, generator: torch.Generator,
+    sigma_m: float = 0.02, outlier_prob: float = 0.02, outlier_sigma_m: float = 0.1,
+) -> None:
+    """Refine lifter-like noisy keyframes of ``gt`` ``(T, J, 3)`` (metres, root-relative) into ``totals``.
+
+    Adds the model's metrics, those of ``nearest_`` / ``linear_`` / ``cubic_`` interpolation of the same
+    keyframes and ``noisy_keyframes_`` (the noisy input on the keyframes).
+    """
+    k = int(model.sample_interval)
+    gt = np.asarray(gt, dtype=np.float64)
+    noisy = lifter_like_noise(
+        torch.from_numpy(gt)[None], torch.tensor([sigma_m], dtype=torch.float64),
+        torch.tensor([outlier_prob], dtype=torch.float64), outlier_sigma_m, generator,
+    )[0].numpy()
+    noisy = noisy - noisy[:, :1]
+    pred = refine(noisy.astype(np.float32), model)
+    totals.update(pred, gt)
+    for kind in ("nearest", "linear", "cubic"):
+        totals.update(interpolate_keyframes(noisy, k, kind), gt, prefix=f"{kind}_")
+    keys = np.arange(0, gt.shape[0], k)
+    totals.update(noisy[keys], gt[keys], prefix="noisy_keyframes_")
+
+
 def evaluate_refiner(
     model: nn.Module,
     clips: Mapping[str, np.ndarray],
@@ -146,18 +175,8 @@ def evaluate_refiner(
     for index in range(len(source)):
         world = source.clips[index]
         for _ in range(int(views)):
-            gt = source.view(world, source.camera(index, rng), rng)["pose_3d"].astype(np.float64)
-            noisy = lifter_like_noise(
-                torch.from_numpy(gt)[None], torch.tensor([sigma_m], dtype=torch.float64),
-                torch.tensor([outlier_prob], dtype=torch.float64), outlier_sigma_m, gen,
-            )[0].numpy()
-            noisy = noisy - noisy[:, :1]
-            pred = refine(noisy.astype(np.float32), model)
-            totals.update(pred, gt)
-            for kind in ("nearest", "linear", "cubic"):
-                totals.update(interpolate_keyframes(noisy, k, kind), gt, prefix=f"{kind}_")
-            keys = np.arange(0, gt.shape[0], k)
-            totals.update(noisy[keys], gt[keys], prefix="noisy_keyframes_")
+            gt = source.view(world, source.camera(index, rng), rng)["pose_3d"]
+            refine_sequence(model, gt, totals, gen, sigma_m, outlier_prob, outlier_sigma_m)
     out = {k: round(v, 3) for k, v in totals.result().items()}
     out.update(clips=len(source), views=int(views), sample_interval=k, sigma_m=sigma_m, outlier_prob=outlier_prob,
                seed=int(seed))

@@ -14,7 +14,7 @@ from ..augment import BoneScale, NoiseProfile
 from ..cameras import StaticCameraSampler
 from ..sources import MocapViews
 
-__all__ = ["Recipe", "WindowMetrics", "training_source"]
+__all__ = ["Recipe", "WindowMetrics", "training_source", "noise_profile"]
 
 MM = 1000.0
 
@@ -53,23 +53,33 @@ class WindowMetrics:
         return {k: self.sums[k] / max(self.counts[k], 1) for k in self.sums}
 
 
-def training_source(clips: Mapping[str, np.ndarray], options: Mapping[str, Any], train: bool) -> MocapViews:
-    """:class:`MocapViews` with the recipe's augmentation (train) or clean static cameras (validation)."""
+def noise_profile(options: Mapping[str, Any]) -> NoiseProfile:
+    """The recipe's detector model (options ``clean_prob``, ``max_sigma_frac``, ...)."""
+    return NoiseProfile(
+        clean_prob=float(options.get("clean_prob", 0.25)),
+        max_sigma_frac=float(options.get("max_sigma_frac", 0.012)),
+        max_outlier_prob=float(options.get("max_outlier_prob", 0.04)),
+        max_missing_prob=float(options.get("max_missing_prob", 0.03)),
+    )
+
+
+def training_source(data: Any, options: Mapping[str, Any], train: bool) -> Any:
+    """The window source of a recipe's datasets.
+
+    World-frame clips ``{name: (T, J, 3)}`` become :class:`MocapViews` with the recipe's augmentation
+    (train) or clean static cameras (validation). A ready window source (an object with ``window``,
+    e.g. :class:`posezoo.training.PairedSequences` of Human3.6M) is used as it is.
+    """
+    if not isinstance(data, Mapping) and hasattr(data, "window") and hasattr(data, "sequence_length"):
+        return data
     cameras = StaticCameraSampler()
     if not train:
-        return MocapViews(clips, cameras=cameras)
-    noise = None
-    if options.get("noise", True):
-        noise = NoiseProfile(
-            clean_prob=float(options.get("clean_prob", 0.25)),
-            max_sigma_frac=float(options.get("max_sigma_frac", 0.012)),
-            max_outlier_prob=float(options.get("max_outlier_prob", 0.04)),
-            max_missing_prob=float(options.get("max_missing_prob", 0.03)),
-        )
+        return MocapViews(data, cameras=cameras)
+    noise = noise_profile(options) if options.get("noise", True) else None
     bones = BoneScale(float(options.get("bone_spread", 0.1)), float(options.get("global_spread", 0.08)))
     if not options.get("bone_augment", True):
         bones = None
-    return MocapViews(clips, cameras=cameras, noise=noise, bones=bones)
+    return MocapViews(data, cameras=cameras, noise=noise, bones=bones)
 
 
 class Recipe:
@@ -98,6 +108,7 @@ class Recipe:
     def datasets(
         self, train_clips: Mapping[str, np.ndarray], val_clips: Optional[Mapping[str, np.ndarray]], seed: int
     ) -> tuple[Any, Any]:  # pragma: no cover - abstract
+        """``(train, val)`` window datasets from clips or ready sources (see :func:`training_source`)."""
         raise NotImplementedError
 
     def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -65,8 +65,12 @@ def _attend_bmm(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: Option
     """``softmax(q k^T * scale) v`` as two ``bmm`` calls, ``(B, H, Lq, d) -> (B, H, Lq, dv)``."""
     b, h, lq, d = q.shape
     scale = d ** -0.5 if scale is None else scale
-    logits = torch.bmm(q.reshape(b * h, lq, d) * scale, k.reshape(b * h, k.shape[2], d).transpose(1, 2))
-    out = torch.bmm(logits.softmax(dim=-1), v.reshape(b * h, v.shape[2], v.shape[3]))
+    # the scale rides on the first product (alpha) and the softmax overwrites the logits: no extra passes
+    zero = torch.zeros((), dtype=q.dtype, device=q.device)
+    logits = torch.baddbmm(zero, q.reshape(b * h, lq, d), k.reshape(b * h, k.shape[2], d).transpose(1, 2),
+                           beta=0, alpha=scale)
+    torch.softmax(logits, dim=-1, out=logits)
+    out = torch.bmm(logits, v.reshape(b * h, v.shape[2], v.shape[3]))
     return out.view(b, h, lq, v.shape[3])
 
 

@@ -29,16 +29,22 @@ BLOCK_EPS, INNER_EPS = 1e-6, 1e-5
 
 def to_official(model: torch.nn.Module, family: str) -> dict[str, torch.Tensor]:
     """posezoo state dict -> official key layout (without ``module.``)."""
-    renames = (("joint_embed.", "Spatial_patch_to_embedding."), ("spatial_norm.", "Spatial_norm."),
-               ("temporal_norm.", "Temporal_norm."), ("head_norm.", "head.0."), ("head.", "head.1."),
-               ("spatial_blocks.", "STEblocks."), ("temporal_blocks.", "TTEblocks."))
+    renames = (
+        ("joint_embed.", "Spatial_patch_to_embedding."),
+        ("spatial_norm.", "Spatial_norm."),
+        ("temporal_norm.", "Temporal_norm."),
+        ("head_norm.", "head.0."),
+        ("head.", "head.1."),
+        ("spatial_blocks.", "STEblocks."),
+        ("temporal_blocks.", "TTEblocks."),
+    )
     tpca = {"down_norms": "norm", "amplify": "up", "up_norms": "upnorm"}
     out, c = {}, model.dim
     for key, value in model.state_dict().items():
         if key.endswith("_pos_embed.weight"):
             out[("Spatial" if key[0] == "s" else "Temporal") + "_pos_embed"] = value[None]
             continue
-        name = next(off + key[len(ours):] for ours, off in renames if key.startswith(ours))
+        name = next(off + key[len(ours) :] for ours, off in renames if key.startswith(ours))
         if family == "rtpca" and name.startswith("STEblocks.") and ".attn.qkv." in name:
             out[name.replace(".qkv.", ".q.")], out[name.replace(".qkv.", ".kv.")] = value[:c], value[c:]
             continue
@@ -46,7 +52,11 @@ def to_official(model: torch.nn.Module, family: str) -> dict[str, torch.Tensor]:
             head, tail = name.split(".attn.tpca.")
             parts = tail.split(".")
             stages = model.temporal_blocks[0].attn.tpca.stages
-            tail = f"norm{stages + 1}.{parts[1]}" if parts[0] == "out_norm" else f"{tpca[parts[0]]}{int(parts[1]) + 1}.{parts[2]}"
+            tail = (
+                f"norm{stages + 1}.{parts[1]}"
+                if parts[0] == "out_norm"
+                else f"{tpca[parts[0]]}{int(parts[1]) + 1}.{parts[2]}"
+            )
             name = f"{head}.attn.{tail}"
         out[name] = value
     return out
@@ -62,7 +72,10 @@ def _attention(sd, prefix, x_q, x_kv, heads, fused, extra_kv=None):
     if extra_kv is not None:
         k, v = torch.cat([k, extra_kv[0]], 2), torch.cat([v, extra_kv[1]], 2)
     out = F.scaled_dot_product_attention(q, k, v)
-    return F.linear(rearrange(out, "n h l d -> n l (h d)"), sd[prefix + "proj.weight"], sd[prefix + "proj.bias"]), (k, v)
+    return F.linear(rearrange(out, "n h l d -> n l (h d)"), sd[prefix + "proj.weight"], sd[prefix + "proj.bias"]), (
+        k,
+        v,
+    )
 
 
 def _tpca(sd, prefix, y):
@@ -92,14 +105,20 @@ def _block(sd, prefix, x, heads, family, temporal, prev_kv):
     else:
         pooled = None
         if prev_kv is not None:
-            pool = lambda t: rearrange(F.adaptive_avg_pool1d(rearrange(t, "n h l d -> n (h d) l"), 30),
-                                       "n (h d) m -> n h m d", h=heads)
+            pool = lambda t: rearrange(
+                F.adaptive_avg_pool1d(rearrange(t, "n h l d -> n (h d) l"), 30), "n (h d) m -> n h m d", h=heads
+            )
             pooled = (pool(prev_kv[0]), pool(prev_kv[1]))
-        a, kv_out = _attention(sd, prefix + "attn.", y, _tpca(sd, prefix + "attn.", y), heads, fused=False, extra_kv=pooled)
+        a, kv_out = _attention(
+            sd, prefix + "attn.", y, _tpca(sd, prefix + "attn.", y), heads, fused=False, extra_kv=pooled
+        )
     x = x + a
     h = F.layer_norm(x, (c,), sd[prefix + "norm2.weight"], sd[prefix + "norm2.bias"], BLOCK_EPS)
-    h = F.linear(F.gelu(F.linear(h, sd[prefix + "mlp.fc1.weight"], sd[prefix + "mlp.fc1.bias"])),
-                 sd[prefix + "mlp.fc2.weight"], sd[prefix + "mlp.fc2.bias"])
+    h = F.linear(
+        F.gelu(F.linear(h, sd[prefix + "mlp.fc1.weight"], sd[prefix + "mlp.fc1.bias"])),
+        sd[prefix + "mlp.fc2.weight"],
+        sd[prefix + "mlp.fc2.bias"],
+    )
     return x + h, kv_out
 
 
@@ -153,8 +172,11 @@ def main() -> None:
     torch.manual_seed(0)
     cls = RTPCA if args.family == "rtpca" else MixSTE
     extra = {"xlr_memory_len": 30} if args.family == "rtpca" else {}
-    model = cls(num_frames=args.frames, dim=args.dim, depth=args.depth, num_heads=args.heads,
-                official_compat=True, **extra).eval().to(args.device)
+    model = (
+        cls(num_frames=args.frames, dim=args.dim, depth=args.depth, num_heads=args.heads, official_compat=True, **extra)
+        .eval()
+        .to(args.device)
+    )
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.02 * torch.randn_like(p))
@@ -178,8 +200,10 @@ def main() -> None:
     t_pz = _median_time(run_posezoo, args.repeats)
     t_fn = _median_time(run_functional, args.repeats)
     params = sum(p.numel() for p in model.parameters())
-    print(f"{args.family}: frames={args.frames} dim={args.dim} depth={args.depth} batch={args.batch} "
-          f"params={params:,} device={args.device} threads={torch.get_num_threads()} posezoo={posezoo.__version__}")
+    print(
+        f"{args.family}: frames={args.frames} dim={args.dim} depth={args.depth} batch={args.batch} "
+        f"params={params:,} device={args.device} threads={torch.get_num_threads()} posezoo={posezoo.__version__}"
+    )
     print(f"  posezoo     median {t_pz * 1e3:9.2f} ms")
     print(f"  functional  median {t_fn * 1e3:9.2f} ms")
     print(f"  ratio posezoo/functional {t_pz / t_fn:.3f}   max |difference| {diff:.2e}")

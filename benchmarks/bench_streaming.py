@@ -38,8 +38,10 @@ class WholeWindow(torch.nn.Module):
 
 def per_push_ms(model, latency: int, stride: int, flip: bool, pushes: int, device: str) -> tuple[list, list]:
     """Times per push of the model and of its :class:`WholeWindow`, pushed alternately (same load)."""
-    lifters = [posezoo.StreamingLifter(m, latency=latency, input_stride=stride, flip_tta=flip, device=device)
-               for m in (model, WholeWindow(model))]
+    lifters = [
+        posezoo.StreamingLifter(m, latency=latency, input_stride=stride, flip_tta=flip, device=device)
+        for m in (model, WholeWindow(model))
+    ]
     frames = 0.3 * np.random.default_rng(0).standard_normal((model.num_frames + latency + pushes, 17, 2))
     times: tuple[list, list] = ([], [])
     for i, frame in enumerate(frames.astype(np.float32)):
@@ -68,9 +70,13 @@ def main() -> None:
     if args.paper:
         names += ["rtpca_27", "mixste_27", "uplift_upsample_h36m_81"]
     names = args.models or names
-    print(f"device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"{args.pushes} timed pushes per row")
-    print("| model | s_in | latency | flip TTA | ms / push (median) | p95 | ms / frame | whole window (median) | gain |")
+    print(
+        f"device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+        f"{args.pushes} timed pushes per row"
+    )
+    print(
+        "| model | s_in | latency | flip TTA | ms / push (median) | p95 | ms / frame | whole window (median) | gain |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for name in names:
         torch.manual_seed(0)
@@ -82,8 +88,11 @@ def main() -> None:
         for stride, latency, flip in configs:
             ours, whole = per_push_ms(model, latency, stride, flip, args.pushes, args.device)
             med, base = statistics.median(ours), statistics.median(whole)
-            print(f"| `{name}` | {stride if uplift else '-'} | {latency} | {'yes' if flip else 'no'} | {med:.2f} | "
-                  f"{np.percentile(ours, 95):.2f} | {med / stride:.2f} | {base:.2f} | {base / med:.2f}x |", flush=True)
+            print(
+                f"| `{name}` | {stride if uplift else '-'} | {latency} | {'yes' if flip else 'no'} | {med:.2f} | "
+                f"{np.percentile(ours, 95):.2f} | {med / stride:.2f} | {base:.2f} | {base / med:.2f}x |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,13 @@ import torch
 
 import posezoo
 
-CASES = (("rtpca_small", 2), ("rtpca_small", 32), ("mixsynthformer_h36m_3d", 64), ("uplift_upsample_small", 16),
-         ("mixste_81", 1))
+CASES = (
+    ("rtpca_small", 2),
+    ("rtpca_small", 32),
+    ("mixsynthformer_h36m_3d", 64),
+    ("uplift_upsample_small", 16),
+    ("mixste_81", 1),
+)
 
 
 def main() -> None:
@@ -43,8 +48,11 @@ def main() -> None:
                     start = time.perf_counter()
                     model(*inputs)
                     times[n].append(time.perf_counter() - start)
-        print(f"| {name} | {batch} | " + " | ".join(f"{statistics.median(times[n]) * 1e3:.0f} ms" for n in args.threads)
-              + " |")
+        print(
+            f"| {name} | {batch} | "
+            + " | ".join(f"{statistics.median(times[n]) * 1e3:.0f} ms" for n in args.threads)
+            + " |"
+        )
 
 
 if __name__ == "__main__":

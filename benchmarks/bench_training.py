@@ -23,7 +23,10 @@ from posezoo.data import cmu_mocap
 from posezoo.training import TrainConfig, Trainer, recipe_for
 
 MODELS = {
-    "rtpca_small": 16, "mixste_small": 16, "uplift_upsample_small": 8, "mixsynthformer_h36m_3d": 32,
+    "rtpca_small": 16,
+    "mixste_small": 16,
+    "uplift_upsample_small": 8,
+    "mixsynthformer_h36m_3d": 32,
 }
 
 
@@ -33,8 +36,9 @@ def bench(name: str, batch_size: int, steps: int, warmup: int) -> dict:
     family = posezoo.models.get_model_entry(name).family
     recipe = recipe_for(family, model)
     train_set, _ = recipe.datasets(cmu_mocap("train"), None, 0)
-    trainer = Trainer(model, recipe, train_set, None, TrainConfig(steps=steps + warmup, batch_size=batch_size),
-                      progress=False)
+    trainer = Trainer(
+        model, recipe, train_set, None, TrainConfig(steps=steps + warmup, batch_size=batch_size), progress=False
+    )
     batches = trainer._epoch_batches(0)[: steps + warmup]
     times, load_times = [], []
     loader = iter(trainer._loader(train_set, batches))
@@ -49,9 +53,15 @@ def bench(name: str, batch_size: int, steps: int, warmup: int) -> dict:
             load_times.append(t1 - t0)
     step = statistics.median(times)
     sequences = batch_size * (2 if family == "uplift_upsample" else 1)  # within-batch flips double UU batches
-    return {"model": name, "batch_size": batch_size, "sequences_per_step": sequences, "median_step_s": round(step, 4),
-            "steps_per_s": round(1 / step, 3), "samples_per_s": round(sequences / step, 1),
-            "data_share": round(statistics.median(load_times) / step, 3)}
+    return {
+        "model": name,
+        "batch_size": batch_size,
+        "sequences_per_step": sequences,
+        "median_step_s": round(step, 4),
+        "steps_per_s": round(1 / step, 3),
+        "samples_per_s": round(sequences / step, 1),
+        "data_share": round(statistics.median(load_times) / step, 3),
+    }
 
 
 def main() -> None:
@@ -68,12 +78,15 @@ def main() -> None:
     print("| model | batch (sequences) | steps/s | samples/s | data loading share |")
     print("|---|---|---|---|---|")
     for r in rows:
-        print(f"| `{r['model']}` | {r['batch_size']} ({r['sequences_per_step']}) | {r['steps_per_s']} | "
-              f"{r['samples_per_s']} | {r['data_share']:.0%} |")
+        print(
+            f"| `{r['model']}` | {r['batch_size']} ({r['sequences_per_step']}) | {r['steps_per_s']} | "
+            f"{r['samples_per_s']} | {r['data_share']:.0%} |"
+        )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"threads": args.threads, "torch": torch.__version__, "rows": rows},
-                                              indent=2) + "\n")
+        Path(args.json).write_text(
+            json.dumps({"threads": args.threads, "torch": torch.__version__, "rows": rows}, indent=2) + "\n"
+        )
 
 
 if __name__ == "__main__":

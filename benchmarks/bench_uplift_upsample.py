@@ -41,7 +41,9 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
-    print("| model | params | GFLOPs/clip | MFLOPs/output frame | " + " | ".join(f"ms @ B={b}" for b in args.batch) + " |")
+    print(
+        "| model | params | GFLOPs/clip | MFLOPs/output frame | " + " | ".join(f"ms @ B={b}" for b in args.batch) + " |"
+    )
     print("|---|---|---|---|" + "---|" * len(args.batch))
     for name in posezoo.list_models("uplift_upsample*"):
         info = posezoo.model_info(name, flops=True)
@@ -51,8 +53,10 @@ def main() -> None:
             x, mask = model.example_inputs(batch)
             with torch.inference_mode():
                 cells.append(f"{median_ms(lambda: model(x, mask), args.repeats, args.device):.2f}")  # noqa: B023 - called within this iteration
-        print(f"| `{name}` | {info['params']:,} | {info['flops']['per_clip'] / 1e9:.3f} | "
-              f"{info['flops']['per_output_frame'] / 1e6:.1f} | " + " | ".join(cells) + " |")
+        print(
+            f"| `{name}` | {info['params']:,} | {info['flops']['per_clip'] / 1e9:.3f} | "
+            f"{info['flops']['per_output_frame'] / 1e6:.1f} | " + " | ".join(cells) + " |"
+        )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def import_commit(commit: str, folder: Path):
     """``posezoo`` as of ``commit``, importable as ``posezoo_at_commit``."""
-    data = subprocess.run(["git", "-C", str(REPO), "archive", commit, "posezoo"], check=True, capture_output=True).stdout
+    data = subprocess.run(
+        ["git", "-C", str(REPO), "archive", commit, "posezoo"], check=True, capture_output=True
+    ).stdout
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(folder, filter="data")
     (folder / "posezoo").rename(folder / "posezoo_at_commit")
@@ -46,7 +48,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         old_pkg = import_commit(args.commit, Path(tmp))
-        print(f"this checkout vs {args.commit}, {torch.get_num_threads()} thread(s), {args.repeats} interleaved repeats")
+        print(
+            f"this checkout vs {args.commit}, {torch.get_num_threads()} thread(s), {args.repeats} interleaved repeats"
+        )
         print("| model | batch | at commit ms | now ms | now / commit | max abs diff |")
         print("|---|---:|---:|---:|---:|---:|")
         for case in args.cases:

@@ -51,7 +51,8 @@ def build(name: str) -> tuple[torch.nn.Module, callable]:
     if entry_family == "mixsynthformer":
         sd = ref.as_parameters(ref.to_official_msf(model))
         return model, lambda x: ref.msf_official_forward(sd, x.flatten(2), model.sample_interval).unflatten(
-            2, (model.num_joints, model.in_channels))
+            2, (model.num_joints, model.in_channels)
+        )
     raise SystemExit(f"no official re-run for family {entry_family!r}")
 
 
@@ -91,20 +92,35 @@ def main(argv=None) -> dict:
     med = {k: statistics.median(v) for k, v in times.items()}
     wall_med = {k: statistics.median(v) for k, v in walls.items()}
     result = {
-        "model": args.name, "batch": args.batch, "threads": torch.get_num_threads(), "repeats": args.repeats,
-        "torch": torch.__version__, "output_scale": scale, "optimize_seconds": round(prep, 3),
-        "variants": {k: {"cpu_median_ms": round(med[k] * 1e3, 2), "wall_median_ms": round(wall_med[k] * 1e3, 2),
-                         "ratio_vs_official": round(med[k] / med["official"], 3),
-                         "wall_ratio_vs_official": round(wall_med[k] / wall_med["official"], 3),
-                         "max_abs_diff_vs_official": diffs[k]} for k in variants},
+        "model": args.name,
+        "batch": args.batch,
+        "threads": torch.get_num_threads(),
+        "repeats": args.repeats,
+        "torch": torch.__version__,
+        "output_scale": scale,
+        "optimize_seconds": round(prep, 3),
+        "variants": {
+            k: {
+                "cpu_median_ms": round(med[k] * 1e3, 2),
+                "wall_median_ms": round(wall_med[k] * 1e3, 2),
+                "ratio_vs_official": round(med[k] / med["official"], 3),
+                "wall_ratio_vs_official": round(wall_med[k] / wall_med["official"], 3),
+                "max_abs_diff_vs_official": diffs[k],
+            }
+            for k in variants
+        },
     }
-    print(f"{args.name} batch {args.batch}, {result['threads']} thread(s), {args.repeats} interleaved repeats, "
-          f"torch {torch.__version__}; output scale {scale:.3g}; optimize_for_inference {prep:.2f} s")
+    print(
+        f"{args.name} batch {args.batch}, {result['threads']} thread(s), {args.repeats} interleaved repeats, "
+        f"torch {torch.__version__}; output scale {scale:.3g}; optimize_for_inference {prep:.2f} s"
+    )
     print("| variant | CPU ms (median) | x official | wall ms (median) | x official (wall) | max abs diff |")
     print("|---|---:|---:|---:|---:|---:|")
     for k, v in result["variants"].items():
-        print(f"| {k} | {v['cpu_median_ms']:.1f} | {v['ratio_vs_official']:.3f} | {v['wall_median_ms']:.1f} | "
-              f"{v['wall_ratio_vs_official']:.3f} | {v['max_abs_diff_vs_official']:.1e} |")
+        print(
+            f"| {k} | {v['cpu_median_ms']:.1f} | {v['ratio_vs_official']:.3f} | {v['wall_median_ms']:.1f} | "
+            f"{v['wall_ratio_vs_official']:.3f} | {v['max_abs_diff_vs_official']:.1e} |"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return result

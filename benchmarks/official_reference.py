@@ -35,16 +35,22 @@ def as_parameters(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 # ----------------------------------------------------------------------------- RTPCA / MixSTE
 def to_official_ste(model: torch.nn.Module, family: str) -> dict[str, torch.Tensor]:
     """posezoo RTPCA/MixSTE state dict -> official key layout (without ``module.``)."""
-    renames = (("joint_embed.", "Spatial_patch_to_embedding."), ("spatial_norm.", "Spatial_norm."),
-               ("temporal_norm.", "Temporal_norm."), ("head_norm.", "head.0."), ("head.", "head.1."),
-               ("spatial_blocks.", "STEblocks."), ("temporal_blocks.", "TTEblocks."))
+    renames = (
+        ("joint_embed.", "Spatial_patch_to_embedding."),
+        ("spatial_norm.", "Spatial_norm."),
+        ("temporal_norm.", "Temporal_norm."),
+        ("head_norm.", "head.0."),
+        ("head.", "head.1."),
+        ("spatial_blocks.", "STEblocks."),
+        ("temporal_blocks.", "TTEblocks."),
+    )
     tpca = {"down_norms": "norm", "amplify": "up", "up_norms": "upnorm"}
     out, c = {}, model.dim
     for key, value in model.state_dict().items():
         if key.endswith("_pos_embed.weight"):
             out[("Spatial" if key[0] == "s" else "Temporal") + "_pos_embed"] = value[None]
             continue
-        name = next(off + key[len(ours):] for ours, off in renames if key.startswith(ours))
+        name = next(off + key[len(ours) :] for ours, off in renames if key.startswith(ours))
         if family == "rtpca" and name.startswith("STEblocks.") and ".attn.qkv." in name:
             out[name.replace(".qkv.", ".q.")], out[name.replace(".qkv.", ".kv.")] = value[:c], value[c:]
             continue
@@ -52,8 +58,11 @@ def to_official_ste(model: torch.nn.Module, family: str) -> dict[str, torch.Tens
             head, tail = name.split(".attn.tpca.")
             parts = tail.split(".")
             stages = model.temporal_blocks[0].attn.tpca.stages
-            tail = (f"norm{stages + 1}.{parts[1]}" if parts[0] == "out_norm"
-                    else f"{tpca[parts[0]]}{int(parts[1]) + 1}.{parts[2]}")
+            tail = (
+                f"norm{stages + 1}.{parts[1]}"
+                if parts[0] == "out_norm"
+                else f"{tpca[parts[0]]}{int(parts[1]) + 1}.{parts[2]}"
+            )
             name = f"{head}.attn.{tail}"
         out[name] = value
     return out
@@ -103,8 +112,11 @@ def _ste_block(sd: dict, p: str, x: torch.Tensor, heads: int, kind: str, memory=
         q = _heads(lin(y, "attn.q"), heads)
         k, v = (_heads(t, heads) for t in lin(source, "attn.kv").chunk(2, dim=-1))
         if memory is not None:  # XLR: previous block's K/V pooled to 30 (official, 243 frames) along the sequence
-            pool = lambda t: rearrange(F.adaptive_avg_pool1d(rearrange(t, "n h l d -> n (h d) l"), memory_len),  # noqa: E731
-                                       "n (h d) m -> n h m d", h=heads)
+            pool = lambda t: rearrange(
+                F.adaptive_avg_pool1d(rearrange(t, "n h l d -> n (h d) l"), memory_len),  # noqa: E731
+                "n (h d) m -> n h m d",
+                h=heads,
+            )
             k, v = torch.cat([k, pool(memory[0])], 2), torch.cat([v, pool(memory[1])], 2)
         handed_on = (k, v)
     x = x + lin(_explicit_attention(q, k, v), "attn.proj")
@@ -128,8 +140,15 @@ def ste_official_forward(sd: dict, x: torch.Tensor, heads: int, family: str, mem
         h = rearrange(h, "(b f) j c -> (b j) f c", b=b)
         if i == 0:
             h = h + sd["Temporal_pos_embed"]
-        h, memory = _ste_block(sd, f"TTEblocks.{i}.", h, heads, "fused" if family == "mixste" else "tpca",
-                               memory if i > 0 else None, memory_len)
+        h, memory = _ste_block(
+            sd,
+            f"TTEblocks.{i}.",
+            h,
+            heads,
+            "fused" if family == "mixste" else "tpca",
+            memory if i > 0 else None,
+            memory_len,
+        )
         h = F.layer_norm(h, (c,), sd["Temporal_norm.weight"], sd["Temporal_norm.bias"], BLOCK_EPS)
         if family == "rtpca" and i >= 1:
             h = h * 2  # the official in-place `x += x_list[-1]`
@@ -139,8 +158,13 @@ def ste_official_forward(sd: dict, x: torch.Tensor, heads: int, family: str, mem
 
 
 # ----------------------------------------------------------------------------- MixSynthFormer
-_MSF_INVERSE = ((r"^embed\.", "encoder_emb."), (r"^temporal_interp\.", "l_interp."), (r"^head\.", "fc."),
-                (r"\.attn\.", ".synth_att."), (r"\.mlp\.", ".ff."))
+_MSF_INVERSE = (
+    (r"^embed\.", "encoder_emb."),
+    (r"^temporal_interp\.", "l_interp."),
+    (r"^head\.", "fc."),
+    (r"\.attn\.", ".synth_att."),
+    (r"\.mlp\.", ".ff."),
+)
 
 
 def to_official_msf(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -156,7 +180,9 @@ def to_official_msf(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def _synth(sd: dict, p: str, x: torch.Tensor) -> torch.Tensor:
     """SynthAttention: energy = dense(x), SE row gates, softmax, (reduced) values, bmm. ``(B, R, C)``."""
     energy = F.linear(x, sd[p + "dense.weight"], sd[p + "dense.bias"])
-    gate = torch.sigmoid(F.linear(F.relu(F.linear(energy.mean(-1), sd[p + "se.fc.0.weight"])), sd[p + "se.fc.2.weight"]))
+    gate = torch.sigmoid(
+        F.linear(F.relu(F.linear(energy.mean(-1), sd[p + "se.fc.0.weight"])), sd[p + "se.fc.2.weight"])
+    )
     attn = torch.softmax(energy * gate[:, :, None], dim=-1)
     values = x
     if attn.shape[-1] < x.shape[1]:
@@ -183,8 +209,11 @@ def msf_official_forward(sd: dict, x: torch.Tensor, sample_interval: int) -> tor
         mixed = weights[:, :, 0:1] * t + weights[:, :, 1:2] * c
         out = F.linear(mixed, sd[a + "proj.weight"], sd[a + "proj.bias"])
         h = F.layer_norm(h + out, (h.shape[-1],), sd[p + "norm1.weight"], sd[p + "norm1.bias"], INNER_EPS)
-        ff = F.linear(F.gelu(F.linear(h, sd[p + "ff.fc1.weight"], sd[p + "ff.fc1.bias"])),
-                      sd[p + "ff.fc2.weight"], sd[p + "ff.fc2.bias"])
+        ff = F.linear(
+            F.gelu(F.linear(h, sd[p + "ff.fc1.weight"], sd[p + "ff.fc1.bias"])),
+            sd[p + "ff.fc2.weight"],
+            sd[p + "ff.fc2.bias"],
+        )
         h = F.layer_norm(h + ff, (h.shape[-1],), sd[p + "norm2.weight"], sd[p + "norm2.bias"], INNER_EPS)
     h = F.layer_norm(h, (h.shape[-1],), sd["norm.weight"], sd["norm.bias"], INNER_EPS)
     return F.linear(h, sd["fc.weight"], sd["fc.bias"]) + interp

@@ -60,13 +60,25 @@ def write_demo_json(path: Path, seed: int = 0) -> tuple[int, int]:
         if frame in (50, 51):  # the detector missed the person in two frames
             continue
         kp = np.concatenate([noisy[frame], score[frame][:, None]], axis=1)
-        detections.append({"image_id": frame, "category_id": 1, "score": 0.98,
-                           "keypoints": [round(float(v), 2) for v in kp.reshape(-1)]})
+        detections.append(
+            {
+                "image_id": frame,
+                "category_id": 1,
+                "score": 0.98,
+                "keypoints": [round(float(v), 2) for v in kp.reshape(-1)],
+            }
+        )
         if frame % 40 == 0:  # a low-scoring second "person" (background clutter)
             clutter = kp.copy()
             clutter[:, :2] += 300.0
-            detections.append({"image_id": frame, "category_id": 1, "score": 0.3,
-                               "keypoints": [round(float(v), 2) for v in clutter.reshape(-1)]})
+            detections.append(
+                {
+                    "image_id": frame,
+                    "category_id": 1,
+                    "score": 0.3,
+                    "keypoints": [round(float(v), 2) for v in clutter.reshape(-1)],
+                }
+            )
     path.write_text(json.dumps(detections))
     return sample.image_size
 
@@ -107,10 +119,12 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=None, help="image width in pixels")
     parser.add_argument("--height", type=int, default=None, help="image height in pixels")
     parser.add_argument("--model", default=None, help="a registered model name (posezoo.list_models())")
-    parser.add_argument("--pretrained", nargs="?", const=True, default=False,
-                        help="load the default weights (or the given tag / path)")
-    parser.add_argument("--min-confidence", type=float, default=0.1,
-                        help="keypoints scored at or below this are treated as missing")
+    parser.add_argument(
+        "--pretrained", nargs="?", const=True, default=False, help="load the default weights (or the given tag / path)"
+    )
+    parser.add_argument(
+        "--min-confidence", type=float, default=0.1, help="keypoints scored at or below this are treated as missing"
+    )
     parser.add_argument("--out", type=Path, default=None, help="save the 3D poses (.npy)")
     args = parser.parse_args()
 
@@ -124,8 +138,7 @@ def main() -> None:
 
     keypoints, confidence = read_coco_results(args.json)
     missing = int((confidence <= args.min_confidence).sum())
-    print(f"{len(keypoints)} frames of COCO-17 keypoints, {missing} keypoints missing or below "
-          f"{args.min_confidence}")
+    print(f"{len(keypoints)} frames of COCO-17 keypoints, {missing} keypoints missing or below {args.min_confidence}")
 
     if args.model is None:
         torch.manual_seed(0)
@@ -135,9 +148,10 @@ def main() -> None:
         model = posezoo.create_model(args.model, pretrained=args.pretrained)
 
     poses_3d = posezoo.lift(
-        keypoints, model,
+        keypoints,
+        model,
         image_size=(args.width, args.height),
-        layout="coco",                      # converted to H36M-17 by the fitted rules (posezoo.skeleton)
+        layout="coco",  # converted to H36M-17 by the fitted rules (posezoo.skeleton)
         confidence=confidence,
         min_confidence=args.min_confidence,  # NaN / low-score keypoints are interpolated over time
         flip_tta=True,

@@ -38,8 +38,12 @@ def windows(clip: np.ndarray, size: int) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--npz", default=None, help="npz of (T, 17, 3) clips in metres (H36M-17 order)")
-    parser.add_argument("--split", default=None, choices=sorted(CMU_SPLITS),
-                        help="a split of the repository's CMU motion capture (posezoo.data.cmu_mocap)")
+    parser.add_argument(
+        "--split",
+        default=None,
+        choices=sorted(CMU_SPLITS),
+        help="a split of the repository's CMU motion capture (posezoo.data.cmu_mocap)",
+    )
     parser.add_argument("--frames", type=int, default=27)
     args = parser.parse_args()
 
@@ -55,13 +59,16 @@ def main() -> None:
     mm = unit_scale("m", "mm")
     loss_fn = RTPCALoss()
     for kind in ("jittery", "smooth"):
-        ev = Evaluator(("mpjpe", "n_mpjpe", "p_mpjpe", "mpjve", "accel_error"), scale=mm, averaging="action",
-                       group_actions=False)
+        ev = Evaluator(
+            ("mpjpe", "n_mpjpe", "p_mpjpe", "mpjve", "accel_error"), scale=mm, averaging="action", group_actions=False
+        )
         losses = []
         for name, clip in clips.items():
             gt = windows(clip, args.frames)
             noise = rng.normal(scale=0.03, size=gt.shape)
-            if kind == "smooth":  # 9-frame moving average: far less jitter (zero-padded, so window edges get less noise)
+            if (
+                kind == "smooth"
+            ):  # 9-frame moving average: far less jitter (zero-padded, so window edges get less noise)
                 kernel = np.ones(9) / 9
                 noise = np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="same"), 1, noise) * 3  # noqa: B023
             pred = gt + noise
@@ -72,16 +79,20 @@ def main() -> None:
         print(f"== {kind} prediction: RTPCA loss {np.mean(losses):.4f} (metres)")
         print("   " + ", ".join(f"{k} {v:.1f}" for k, v in res.overall.items()) + "  (mm, mm/frame, mm/frame^2)")
         curve = res.frame_curves["mpjpe"]
-        print(f"   MPJPE at frame index 0 / {len(curve) // 2} / {len(curve) - 1}: "
-              f"{curve[0]:.1f} / {curve[len(curve) // 2]:.1f} / {curve[-1]:.1f} mm")
+        print(
+            f"   MPJPE at frame index 0 / {len(curve) // 2} / {len(curve) - 1}: "
+            f"{curve[0]:.1f} / {curve[len(curve) // 2]:.1f} / {curve[-1]:.1f} mm"
+        )
 
     # Flip test-time augmentation with a stand-in "model" that lifts by adding a fixed depth per joint.
     depth = torch.linspace(-0.1, 0.1, 17)[:, None]
     model = lambda x2d: torch.cat([x2d, depth.expand(*x2d.shape[:-1], 1)], dim=-1)  # noqa: E731
     x2d = torch.from_numpy(windows(next(iter(clips.values())), args.frames)[..., :2]).float()
     out = flip_tta_average(model, x2d)
-    print(f"flip TTA output {tuple(out.shape)}; x/y unchanged by the average: "
-          f"{torch.allclose(out[..., :2], x2d, atol=1e-6)}; depths averaged with the mirrored joints")
+    print(
+        f"flip TTA output {tuple(out.shape)}; x/y unchanged by the average: "
+        f"{torch.allclose(out[..., :2], x2d, atol=1e-6)}; depths averaged with the mirrored joints"
+    )
 
 
 if __name__ == "__main__":

@@ -27,10 +27,12 @@ class SynthLifter(nn.Module):
         super().__init__()
         self.num_joints = num_joints
         self.embed = nn.Linear(num_joints * 2, dim)
-        self.blocks = nn.ModuleList([
-            TransformerBlock(dim, attn=MixSynthAttention(num_frames, dim, reduce_token=3, reduce_channel=1))
-            for _ in range(depth)
-        ])
+        self.blocks = nn.ModuleList(
+            [
+                TransformerBlock(dim, attn=MixSynthAttention(num_frames, dim, reduce_token=3, reduce_channel=1))
+                for _ in range(depth)
+            ]
+        )
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_joints * 3)
 

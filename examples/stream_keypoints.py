@@ -25,8 +25,12 @@ from posezoo.data.bundled import list_samples, load_sample
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="uplift_upsample_small", help="registered lifter (default: bundled weights)")
-    parser.add_argument("--latency", type=int, default=None,
-                        help="frames (output-grid steps for Uplift and Upsample) of delay; default: centred")
+    parser.add_argument(
+        "--latency",
+        type=int,
+        default=None,
+        help="frames (output-grid steps for Uplift and Upsample) of delay; default: centred",
+    )
     parser.add_argument("--input-stride", type=int, default=4, help="push every k-th frame (Uplift and Upsample)")
     parser.add_argument("--sample", default="06_01", choices=list_samples(), help="bundled clip")
     parser.add_argument("--frames", type=int, default=None, help="use only the first N frames")
@@ -42,11 +46,14 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     keypoints = sample.keypoints_2d_px[: args.frames]  # (T, 17, 2) pixels, as a detector gives them
     stride = args.input_stride if hasattr(model, "output_stride") else 1
     latency = model.num_frames // 2 if args.latency is None else args.latency
-    lifter = posezoo.StreamingLifter(model, latency=latency, input_stride=stride, image_size=sample.image_size,
-                                     flip_tta=args.flip_tta)
-    print(f"{args.model} ({'weights ' + str(model.pretrained_cfg.get('tag')) if entry.weights else 'random init'}), "
-          f"latency {latency}, clip {sample.name} ({len(keypoints)} frames at {sample.fps} fps), push every "
-          f"{stride} frame(s)")
+    lifter = posezoo.StreamingLifter(
+        model, latency=latency, input_stride=stride, image_size=sample.image_size, flip_tta=args.flip_tta
+    )
+    print(
+        f"{args.model} ({'weights ' + str(model.pretrained_cfg.get('tag')) if entry.weights else 'random init'}), "
+        f"latency {latency}, clip {sample.name} ({len(keypoints)} frames at {sample.fps} fps), push every "
+        f"{stride} frame(s)"
+    )
 
     poses: dict[int, np.ndarray] = {}
     push_ms = []
@@ -64,8 +71,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     truth = sample.pose_3d[frames] - sample.pose_3d[frames][:, :1]
     mpjpe = float(np.linalg.norm(pred - truth, axis=-1).mean() * 1000)
     ms = np.array(push_ms)
-    print(f"{len(frames)} frames; per push: mean {ms.mean():.2f} ms, median {np.median(ms):.2f}, "
-          f"p95 {np.percentile(ms, 95):.2f}, max {ms.max():.2f}; MPJPE vs ground truth {mpjpe:.1f} mm")
+    print(
+        f"{len(frames)} frames; per push: mean {ms.mean():.2f} ms, median {np.median(ms):.2f}, "
+        f"p95 {np.percentile(ms, 95):.2f}, max {ms.max():.2f}; MPJPE vs ground truth {mpjpe:.1f} mm"
+    )
     np.savez(args.out, frames=frames, poses_3d=pred, push_ms=ms, latency=latency, input_stride=stride)
     print(f"wrote {args.out}")
     return {"frames": frames, "poses_3d": pred, "push_ms": ms, "mpjpe_mm": mpjpe}

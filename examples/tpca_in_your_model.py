@@ -59,8 +59,10 @@ def main() -> None:
     gen = torch.Generator().manual_seed(0)
     frames, channels = 32, 3
     model = TrajectoryDenoiser(frames, channels)
-    print(f"TrajectoryDenoiser: {sum(p.numel() for p in model.parameters()):,} parameters; "
-          f"TPCA pyramid {model.blocks[0].attn.tpca.lengths}")
+    print(
+        f"TrajectoryDenoiser: {sum(p.numel() for p in model.parameters()):,} parameters; "
+        f"TPCA pyramid {model.blocks[0].attn.tpca.lengths}"
+    )
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     val_noisy, val_clean = make_batch(64, frames, channels, gen)
     noise_mse = nn.functional.mse_loss(val_noisy, val_clean).item()

@@ -49,7 +49,9 @@ from posezoo.metrics import mpjpe, unit_scale
 def load_root_relative_clips(split: str, root: Optional[Path] = None) -> list[torch.Tensor]:
     """Root-relative clips ``(T, 17, 3)`` of a CMU split in metres, float32 (pelvis = joint 0 at the origin)."""
     clips = cmu_mocap(split, root=root)
-    return [torch.from_numpy(clips[name]).float() - torch.from_numpy(clips[name][:, :1]).float() for name in sorted(clips)]
+    return [
+        torch.from_numpy(clips[name]).float() - torch.from_numpy(clips[name][:, :1]).float() for name in sorted(clips)
+    ]
 
 
 def add_detector_noise(poses: torch.Tensor, args: argparse.Namespace, generator: torch.Generator) -> torch.Tensor:
@@ -67,8 +69,9 @@ def rotate_about_vertical(poses: torch.Tensor, generator: torch.Generator) -> to
     angle = 2 * math.pi * torch.rand(poses.shape[0], generator=generator)
     c, s = angle.cos(), angle.sin()
     zeros, ones = torch.zeros_like(c), torch.ones_like(c)
-    rot = torch.stack([torch.stack([c, -s, zeros], -1), torch.stack([s, c, zeros], -1),
-                       torch.stack([zeros, zeros, ones], -1)], -2)  # (B, 3, 3)
+    rot = torch.stack(
+        [torch.stack([c, -s, zeros], -1), torch.stack([s, c, zeros], -1), torch.stack([zeros, zeros, ones], -1)], -2
+    )  # (B, 3, 3)
     return torch.einsum("bij,btkj->btki", rot, poses)
 
 
@@ -79,7 +82,7 @@ def sample_batch(clips: list[torch.Tensor], window: int, batch: int, generator: 
     out = []
     for i in picks.tolist():
         start = int(torch.randint(0, int(usable[i]), (1,), generator=generator))
-        out.append(clips[i][start:start + window])
+        out.append(clips[i][start : start + window])
     return torch.stack(out)
 
 
@@ -97,7 +100,7 @@ def evaluate(model, clips, noisy_clips, step: int, batch: int = 256) -> dict[str
     for clean, noisy in zip(clips, noisy_clips):
         windows, starts = sliding_windows(noisy[None], model.num_frames, model.sample_interval, step)
         flat = windows[0]  # (W, T, J, 3)
-        refined = torch.cat([model(flat[i:i + batch]) for i in range(0, flat.shape[0], batch)])
+        refined = torch.cat([model(flat[i : i + batch]) for i in range(0, flat.shape[0], batch)])
         keyframes = flat[:, :: model.sample_interval].flatten(2)
         interp = linear(keyframes).unflatten(2, (model.num_joints, 3))
         n = clean.shape[0]
@@ -110,9 +113,13 @@ def evaluate(model, clips, noisy_clips, step: int, batch: int = 256) -> dict[str
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="folder holding mocap17_{train,test}.npz (default: $POSEZOO_CMU_MOCAP, else "
-                        "the checkout's datasets/cmu_mocap17)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder holding mocap17_{train,test}.npz (default: $POSEZOO_CMU_MOCAP, else "
+        "the checkout's datasets/cmu_mocap17)",
+    )
     p.add_argument("--model", default="mixsynthformer_h36m_3d")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=16)
@@ -122,10 +129,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--outlier-min", type=float, default=0.1, help="smallest outlier displacement (m)")
     p.add_argument("--outlier-max", type=float, default=0.3, help="largest outlier displacement (m)")
     p.add_argument("--eval-step", type=int, default=1, help="evaluation window step in keyframes")
-    p.add_argument("--interp-init", choices=["linear", "xavier"], default="linear",
-                   help="start the learned recovery from linear interpolation, or keep the official xavier init")
-    p.add_argument("--head-init", choices=["zero", "xavier"], default="zero",
-                   help="zero: the refinement starts as the identity on the recovered poses (fast start)")
+    p.add_argument(
+        "--interp-init",
+        choices=["linear", "xavier"],
+        default="linear",
+        help="start the learned recovery from linear interpolation, or keep the official xavier init",
+    )
+    p.add_argument(
+        "--head-init",
+        choices=["zero", "xavier"],
+        default="zero",
+        help="zero: the refinement starts as the identity on the recovered poses (fast start)",
+    )
     p.add_argument("--dropout", type=float, default=0.0, help="model dropout (official training: 0.1)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -173,8 +188,10 @@ def run(args: argparse.Namespace) -> dict:
         scheduler.step()
         losses.append(loss.item())
         if args.log_every and (step % args.log_every == 0 or step == 1):
-            print(f"step {step:5d}  L1 {np.mean(losses[-args.log_every:]) * 1000:.2f} mm  "
-                  f"({time.time() - start:.0f} s)", flush=True)
+            print(
+                f"step {step:5d}  L1 {np.mean(losses[-args.log_every :]) * 1000:.2f} mm  ({time.time() - start:.0f} s)",
+                flush=True,
+            )
     train_seconds = time.time() - start
     metrics = evaluate(model, test, test_noisy, args.eval_step)
     if args.save is not None:
@@ -192,8 +209,11 @@ def run(args: argparse.Namespace) -> dict:
         "train_seconds": round(train_seconds, 1),
         "final_train_l1_mm": round(float(np.mean(losses[-50:])) * 1000, 2) if losses else None,
         "test_mpjpe_mm": {k: round(v, 2) for k, v in metrics.items()},
-        "noise": {"std_m": args.noise_std, "outlier_prob": args.outlier_prob,
-                  "outlier_m": [args.outlier_min, args.outlier_max]},
+        "noise": {
+            "std_m": args.noise_std,
+            "outlier_prob": args.outlier_prob,
+            "outlier_m": [args.outlier_min, args.outlier_max],
+        },
     }
 
 

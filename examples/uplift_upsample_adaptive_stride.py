@@ -25,10 +25,15 @@ from posezoo.models.uplift_upsample_adaptive import AdaptiveStrideController, li
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="folder holding mocap17_test.npz (default: $POSEZOO_CMU_MOCAP, else "
-                             "the checkout's datasets/cmu_mocap17)")
-    parser.add_argument("--weights", type=Path, default=None, help="save_pretrained directory (default: random small model)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder holding mocap17_test.npz (default: $POSEZOO_CMU_MOCAP, else the checkout's datasets/cmu_mocap17)",
+    )
+    parser.add_argument(
+        "--weights", type=Path, default=None, help="save_pretrained directory (default: random small model)"
+    )
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.35, 0.55], help="m/s, ascending")
     parser.add_argument("--hysteresis", type=float, default=0.15)
     parser.add_argument("--max-clips", type=int, default=None)
@@ -39,9 +44,13 @@ def main() -> None:
     clips = VirtualCameraPairs(cmu_mocap("test", root=args.data_dir), seed=1)  # one static camera per clip
     count = len(clips) if args.max_clips is None else min(args.max_clips, len(clips))
     policies = {f"fixed s_in={s}": (lambda s=s: AdaptiveStrideController([s], [])) for s in model.input_strides}
-    policies["adaptive"] = lambda: AdaptiveStrideController(model.input_strides, args.thresholds, args.hysteresis, min_hold=2)
-    print(f"{count} clips, {sum(clips.sequence_length(i) for i in range(count))} frames at 50 fps; "
-          f"strides {model.input_strides}")
+    policies["adaptive"] = lambda: AdaptiveStrideController(
+        model.input_strides, args.thresholds, args.hysteresis, min_hold=2
+    )
+    print(
+        f"{count} clips, {sum(clips.sequence_length(i) for i in range(count))} frames at 50 fps; "
+        f"strides {model.input_strides}"
+    )
     for name, make in policies.items():
         errors, calls, frames, used = [], 0, 0, []
         for i in range(count):
@@ -53,8 +62,10 @@ def main() -> None:
             used += result.strides
         mpjpe = 1000 * torch.cat(errors).mean()
         share = {s: round(used.count(s) / len(used), 2) for s in sorted(set(used))}
-        print(f"{name:>14}: detector on {calls:5d} of {frames} frames ({100 * calls / frames:4.1f} %), "
-              f"MPJPE {mpjpe:6.1f} mm, stride use {share}")
+        print(
+            f"{name:>14}: detector on {calls:5d} of {frames} frames ({100 * calls / frames:4.1f} %), "
+            f"MPJPE {mpjpe:6.1f} mm, stride use {share}"
+        )
 
 
 if __name__ == "__main__":

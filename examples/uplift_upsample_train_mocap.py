@@ -42,8 +42,9 @@ def evaluate(model: torch.nn.Module, source: VirtualCameraPairs, s_in: int, ever
     Window centres lie on the output-stride grid (every ``every * s_out`` frames), as in the
     official evaluation: a centre between grid frames has no token on a keyframe.
     """
-    windows = UpliftUpsampleWindows(source, model.num_frames, model.output_stride, [s_in], train=False,
-                                    center_step=every * model.output_stride)
+    windows = UpliftUpsampleWindows(
+        source, model.num_frames, model.output_stride, [s_in], train=False, center_step=every * model.output_stride
+    )
     central, sequence = [], []
     for batch in DataLoader(windows, batch_size=256):
         with torch.no_grad():
@@ -55,9 +56,13 @@ def evaluate(model: torch.nn.Module, source: VirtualCameraPairs, s_in: int, ever
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="folder holding mocap17_{train,test}.npz (default: $POSEZOO_CMU_MOCAP, else "
-                             "the checkout's datasets/cmu_mocap17)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder holding mocap17_{train,test}.npz (default: $POSEZOO_CMU_MOCAP, else "
+        "the checkout's datasets/cmu_mocap17)",
+    )
     parser.add_argument("--model", default="uplift_upsample_small")
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--pairs", type=int, default=8, help="windows per batch before mirroring (batch = 2 x pairs)")
@@ -68,12 +73,19 @@ def main() -> None:
 
     torch.manual_seed(args.seed)
     model = posezoo.create_model(args.model).train()
-    cfg = training_config("h36m_81", lr=args.lr, lr_decay_steps=max(1, args.steps // 4), lr_decay=0.7,
-                          in_batch_augment=True)
+    cfg = training_config(
+        "h36m_81", lr=args.lr, lr_decay_steps=max(1, args.steps // 4), lr_decay=0.7, in_batch_augment=True
+    )
     train = VirtualCameraPairs(cmu_mocap("train", root=args.data_dir), seed=args.seed)
     dataset, collate = training_windows(model, train, cfg, seed=args.seed)
-    loader = DataLoader(dataset, batch_size=args.pairs, shuffle=True, collate_fn=collate, drop_last=True,
-                        generator=torch.Generator().manual_seed(args.seed))
+    loader = DataLoader(
+        dataset,
+        batch_size=args.pairs,
+        shuffle=True,
+        collate_fn=collate,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(args.seed),
+    )
     opt = make_optimizer(model, cfg)
     sched = make_scheduler(opt, cfg)
     ema = make_ema(model, cfg)

@@ -58,14 +58,11 @@ class Limits:
         super().__setattr__(name, value)
 
 
-
-
 #: The limits in force (see :class:`Limits`); ``posezoo.limits`` is this object.
 limits = Limits()
 _ENV_DECOMPRESSED = "POSEZOO_MAX_DECOMPRESSED_BYTES"
 if os.environ.get(_ENV_DECOMPRESSED, "").strip().isdigit():  # pragma: no cover - environment dependent
     limits.max_decompressed_bytes = int(os.environ[_ENV_DECOMPRESSED].strip())
-
 
 
 def check_parameter_budget(what: str, estimate: float) -> None:

@@ -126,7 +126,9 @@ def check_mlp_ratio(mlp_ratio: float, dim: int, name: str = "mlp_ratio") -> int:
     ratio = check_float(name, mlp_ratio, minimum=0.0, exclusive_minimum=True)
     hidden = int(dim * ratio) if ratio * dim < 2**62 else 2**62
     if hidden < 1:
-        raise ValueError(f"{name}={mlp_ratio!r} gives an MLP of width int({dim} * {mlp_ratio!r}) = 0; use a larger ratio")
+        raise ValueError(
+            f"{name}={mlp_ratio!r} gives an MLP of width int({dim} * {mlp_ratio!r}) = 0; use a larger ratio"
+        )
     if hidden > 16 * limits.max_width:
         raise ValueError(
             f"{name}={mlp_ratio!r} gives an MLP of width {hidden:,} for width {dim}, more than "

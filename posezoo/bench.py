@@ -116,6 +116,7 @@ def _variants(model: nn.Module, dtypes: Sequence[str], compile_too: bool, device
         if dtype == torch.float32:
             out["eager float32"] = model
         else:
+
             def autocast_call(*x: Any, _dtype: torch.dtype = dtype) -> Any:
                 with torch.autocast(device.type, dtype=_dtype):
                     return model(*x)
@@ -136,8 +137,14 @@ def default_throughput_batch(flops_per_clip: float) -> int:
 
 
 def benchmark_model(
-    name: str, *, batches: Sequence[Optional[int]] = (1, None), dtypes: Sequence[str] = ("float32", "bfloat16"),
-    device: str = "cpu", repeats: int = 5, compile_too: bool = False, train: bool = True,
+    name: str,
+    *,
+    batches: Sequence[Optional[int]] = (1, None),
+    dtypes: Sequence[str] = ("float32", "bfloat16"),
+    device: str = "cpu",
+    repeats: int = 5,
+    compile_too: bool = False,
+    train: bool = True,
 ) -> dict[str, Any]:
     """Benchmark one registered model (random weights). ``None`` in ``batches`` = the throughput batch
     (:func:`default_throughput_batch`). Returns the JSON-ready dict described in ``docs/speed.md``."""
@@ -149,8 +156,12 @@ def benchmark_model(
     frames = getattr(model, "num_output_frames", None) or getattr(model, "num_frames", None) or 1
     flops = count_flops(model, *example_input(model, 1))
     result: dict[str, Any] = {
-        "name": name, "family": get_model_entry(name).family, "params": count_parameters(model),
-        "output_frames_per_clip": frames, "flops_per_clip": flops, "flops_per_output_frame": flops / frames,
+        "name": name,
+        "family": get_model_entry(name).family,
+        "params": count_parameters(model),
+        "output_frames_per_clip": frames,
+        "flops_per_clip": flops,
+        "flops_per_output_frame": flops / frames,
         "runs": [],
     }
     variants = _variants(model, dtypes, compile_too, dev)
@@ -183,13 +194,21 @@ def benchmark_model(
             dtype = next(d for d in DTYPE_NAMES if d in key)
             peak = _peak_flops(dev, dtype)
             achieved = flops * batch / seconds
-            result["runs"].append({
-                "batch": batch, "variant": key, "dtype": dtype, "median_ms": seconds * 1e3,
-                "output_frames_per_s": batch * frames / seconds, "achieved_gflops": achieved / 1e9,
-                "peak_fraction": achieved / peak if peak else None, "peak_memory_mb": memory[key],
-                "max_abs_diff_vs_eager_float32": diffs[key], "prepare_s": prepare.get(key),
-                "first_call_s": first[key],
-            })
+            result["runs"].append(
+                {
+                    "batch": batch,
+                    "variant": key,
+                    "dtype": dtype,
+                    "median_ms": seconds * 1e3,
+                    "output_frames_per_s": batch * frames / seconds,
+                    "achieved_gflops": achieved / 1e9,
+                    "peak_fraction": achieved / peak if peak else None,
+                    "peak_memory_mb": memory[key],
+                    "max_abs_diff_vs_eager_float32": diffs[key],
+                    "prepare_s": prepare.get(key),
+                    "first_call_s": first[key],
+                }
+            )
     if train:
         result["train"] = _train_step_throughput(model, max(sizes), repeats, dev)
     return result
@@ -226,8 +245,11 @@ def benchmark_models(names: Sequence[str], **kwargs: Any) -> dict[str, Any]:
     """:func:`benchmark_model` for each name, with a description of the machine."""
     device = check_device(kwargs.get("device", "cpu"))
     env = {
-        "torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads(),
-        "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
     }
     return {"environment": env, "models": [benchmark_model(n, **kwargs) for n in names]}
@@ -236,21 +258,31 @@ def benchmark_models(names: Sequence[str], **kwargs: Any) -> dict[str, Any]:
 def format_markdown(results: dict[str, Any]) -> str:
     """The results as Markdown tables (inference, then training)."""
     env = results["environment"]
-    lines = [f"torch {env['torch']}, {env['device']}" + (f" ({env['device_name']})" if env["device_name"] else "")
-             + f", {env['threads']} thread(s)", "",
-             "| model | batch | variant | ms / call | x eager fp32 | output frames/s | GFLOP/s | % peak | "
-             "peak MB | max diff |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"torch {env['torch']}, {env['device']}"
+        + (f" ({env['device_name']})" if env["device_name"] else "")
+        + f", {env['threads']} thread(s)",
+        "",
+        "| model | batch | variant | ms / call | x eager fp32 | output frames/s | GFLOP/s | % peak | "
+        "peak MB | max diff |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for m in results["models"]:
         base = {r["batch"]: r["median_ms"] for r in m["runs"] if r["variant"] == "eager float32"}
         for r in m["runs"]:
             ratio = r["median_ms"] / base[r["batch"]] if r["batch"] in base else float("nan")
             peak = f"{100 * r['peak_fraction']:.1f}" if r["peak_fraction"] else "—"
             mem = f"{r['peak_memory_mb']:.1f}" if r["peak_memory_mb"] is not None else "—"
-            lines.append(f"| {m['name']} | {r['batch']} | {r['variant']} | {r['median_ms']:.1f} | {ratio:.2f} | "
-                         f"{r['output_frames_per_s']:,.0f} | {r['achieved_gflops']:.1f} | {peak} | {mem} | "
-                         f"{r['max_abs_diff_vs_eager_float32']:.1e} |")
-    lines += ["", "| model | params | GFLOP / output frame | train batch | train step ms | train clips/s |",
-              "|---|---:|---:|---:|---:|---:|"]
+            lines.append(
+                f"| {m['name']} | {r['batch']} | {r['variant']} | {r['median_ms']:.1f} | {ratio:.2f} | "
+                f"{r['output_frames_per_s']:,.0f} | {r['achieved_gflops']:.1f} | {peak} | {mem} | "
+                f"{r['max_abs_diff_vs_eager_float32']:.1e} |"
+            )
+    lines += [
+        "",
+        "| model | params | GFLOP / output frame | train batch | train step ms | train clips/s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for m in results["models"]:
         t = m.get("train")
         train = f"{t['batch']} | {t['median_ms']:.1f} | {t['clips_per_s']:.2f}" if t else "— | — | —"
@@ -270,8 +302,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     results = benchmark_models(
-        names, batches=args.batch or [1, None], dtypes=args.dtype or ["float32", "bfloat16"], device=args.device,
-        repeats=args.repeats, compile_too=args.compile, train=not args.no_train,
+        names,
+        batches=args.batch or [1, None],
+        dtypes=args.dtype or ["float32", "bfloat16"],
+        device=args.device,
+        repeats=args.repeats,
+        compile_too=args.compile,
+        train=not args.no_train,
     )
     print(format_markdown(results))
     if args.json:
@@ -300,10 +337,16 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``posezoo bench``."""
     p = sub.add_parser("bench", help="time models: latency, throughput, memory, FLOP/s, eager vs optimized")
     p.add_argument("names", nargs="*", help="model names or wildcards (default: every registered model)")
-    p.add_argument("--batch", nargs="+", type=_batch, default=None,
-                   help="batch sizes; 'auto' = a throughput batch of about 20 GFLOP per call (default: 1 auto)")
-    p.add_argument("--dtype", nargs="+", choices=sorted(DTYPE_NAMES), default=None,
-                   help="precisions (default: float32 bfloat16)")
+    p.add_argument(
+        "--batch",
+        nargs="+",
+        type=_batch,
+        default=None,
+        help="batch sizes; 'auto' = a throughput batch of about 20 GFLOP per call (default: 1 auto)",
+    )
+    p.add_argument(
+        "--dtype", nargs="+", choices=sorted(DTYPE_NAMES), default=None, help="precisions (default: float32 bfloat16)"
+    )
     p.add_argument("--compile", action="store_true", help="also time torch.compile (slow to prepare on CPU)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--repeats", type=_positive, default=5, help="interleaved timed calls per variant (median)")

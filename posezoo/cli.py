@@ -83,8 +83,10 @@ def _print_markdown_table(names: list[str]) -> None:
         entry = get_model_entry(name)
         model = entry.model_cls(**entry.config)
         notes = entry.notes.split(". ")[0].replace("|", "/")
-        print(f"| `{name}` | {entry.family} | {input_window(model)} | {count_parameters(model):,} | "
-              f"{weights_summary(name, markdown=True)} | {notes} |")
+        print(
+            f"| `{name}` | {entry.family} | {input_window(model)} | {count_parameters(model):,} | "
+            f"{weights_summary(name, markdown=True)} | {notes} |"
+        )
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -99,18 +101,30 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     report = run_demo(
-        args.model, args.out, animate=args.animate, animation_out=args.animation_out, sample=args.sample,
-        seed=args.seed, noise=not args.clean, frames=args.frames, input_stride=args.input_stride,
+        args.model,
+        args.out,
+        animate=args.animate,
+        animation_out=args.animation_out,
+        sample=args.sample,
+        seed=args.seed,
+        noise=not args.clean,
+        frames=args.frames,
+        input_stride=args.input_stride,
     )
-    print(f"{report['model']} (weights {report['tag']!r}), CMU clip {report['sample']}: {report['frames']} frames "
-          f"through a virtual camera ({report['image_size'][0]}x{report['image_size'][1]} px), "
-          f"{'detector-like noise' if report['noise'] else 'clean 2D'}, {report['mode']}")
+    print(
+        f"{report['model']} (weights {report['tag']!r}), CMU clip {report['sample']}: {report['frames']} frames "
+        f"through a virtual camera ({report['image_size'][0]}x{report['image_size'][1]} px), "
+        f"{'detector-like noise' if report['noise'] else 'clean 2D'}, {report['mode']}"
+    )
     print(f"MPJPE   {report['mpjpe_mm']:7.1f} mm")
     print(f"P-MPJPE {report['p_mpjpe_mm']:7.1f} mm")
     if "mpjpe_interpolation_mm" in report:
         print(f"MPJPE of linear interpolation of the same keyframes: {report['mpjpe_interpolation_mm']:.1f} mm")
-    print(f"wrote {report['figure']}" + (f" and {report['animation']}" if report["animation"] else "")
-          + f" ({report['seconds']:.1f} s)")
+    print(
+        f"wrote {report['figure']}"
+        + (f" and {report['animation']}" if report["animation"] else "")
+        + f" ({report['seconds']:.1f} s)"
+    )
     return 0
 
 
@@ -118,7 +132,9 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     from .demo import DEFAULT_DEMO_MODEL
 
     p = sub.add_parser("demo", help="lift the bundled CMU clip with bundled weights and draw demo.png")
-    p.add_argument("--model", default=DEFAULT_DEMO_MODEL, help=f"model with bundled weights (default {DEFAULT_DEMO_MODEL})")
+    p.add_argument(
+        "--model", default=DEFAULT_DEMO_MODEL, help=f"model with bundled weights (default {DEFAULT_DEMO_MODEL})"
+    )
     p.add_argument("--out", default="demo.png", help="figure path (default demo.png)")
     p.add_argument("--animate", action="store_true", help="also write an animation (demo.gif)")
     p.add_argument("--animation-out", default=None, help="animation path (.gif, or .mp4 with ffmpeg)")
@@ -139,8 +155,10 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     config = read_json("", "official config", text=args.config) if inline else args.config
     model = from_official(args.family, args.checkpoint, config=config, joint_order=args.joint_order)
     out = save_pretrained(model, args.output)
-    print(f"converted {args.checkpoint} -> {out} ({type(model).__name__}, "
-          f"{sum(p.numel() for p in model.parameters()):,} parameters)")
+    print(
+        f"converted {args.checkpoint} -> {out} ({type(model).__name__}, "
+        f"{sum(p.numel() for p in model.parameters()):,} parameters)"
+    )
     return 0
 
 
@@ -243,8 +261,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if isinstance(exc, _INPUT_ERRORS):
             print(f"posezoo {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         else:  # a bug in posezoo rather than bad input: say so, still without a traceback
-            print(f"posezoo {args.command}: error: internal error {type(exc).__name__}: {_one_line(exc)} "
-                  "(please report it; POSEZOO_TRACEBACK=1 shows the traceback)", file=sys.stderr)
+            print(
+                f"posezoo {args.command}: error: internal error {type(exc).__name__}: {_one_line(exc)} "
+                "(please report it; POSEZOO_TRACEBACK=1 shows the traceback)",
+                file=sys.stderr,
+            )
         return 2
 
 

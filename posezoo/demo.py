@@ -77,8 +77,12 @@ def _film(world: np.ndarray, seed: int, noise: bool) -> dict[str, Any]:
     if noise:
         pixels, confidence = DetectorNoise(sigma_px=NOISE_SIGMA_PX, outlier_prob=NOISE_OUTLIER_PROB)(pixels, rng)
     return {
-        "pixels": pixels, "confidence": confidence, "gt": cam3d - cam3d[:, :1],
-        "image_size": (int(camera.res_w), int(camera.res_h)), "camera": camera, "rng": rng,
+        "pixels": pixels,
+        "confidence": confidence,
+        "gt": cam3d - cam3d[:, :1],
+        "image_size": (int(camera.res_w), int(camera.res_h)),
+        "camera": camera,
+        "rng": rng,
     }
 
 
@@ -91,8 +95,14 @@ def _predict(net: Any, shot: dict[str, Any], input_stride: Optional[int], noise_
     if hasattr(net, "output_stride"):  # Uplift and Upsample: keyframes every s_in frames
         strides = list(getattr(net, "input_strides", [net.output_stride]))
         s_in = input_stride or (4 if 4 in strides else strides[len(strides) // 2])
-        pred = lift(pixels[::s_in], net, image_size=shot["image_size"], confidence=shot["confidence"][::s_in],
-                    input_stride=s_in, output_length=frames)
+        pred = lift(
+            pixels[::s_in],
+            net,
+            image_size=shot["image_size"],
+            confidence=shot["confidence"][::s_in],
+            input_stride=s_in,
+            output_length=frames,
+        )
         shown = np.full_like(pixels, np.nan)
         shown[::s_in] = pixels[::s_in]
         return {"pred": pred, "shown_2d": shown, "mode": f"lift from every {s_in}th frame", "input_stride": s_in}
@@ -105,9 +115,14 @@ def _predict(net: Any, shot: dict[str, Any], input_stride: Optional[int], noise_
         pred = refine(noisy, net)
         keys = np.unique(np.r_[np.arange(0, frames, k), frames - 1])
         baseline = interpolate_frames(noisy[keys], keys, frames)
-        return {"pred": pred, "shown_2d": pixels, "mode": f"refine noisy 3D keyframes every {k} frames",
-                "baseline": baseline, "sample_interval": k,
-                "input_label": "camera view"}
+        return {
+            "pred": pred,
+            "shown_2d": pixels,
+            "mode": f"refine noisy 3D keyframes every {k} frames",
+            "baseline": baseline,
+            "sample_interval": k,
+            "input_label": "camera view",
+        }
     pred = lift(pixels, net, image_size=shot["image_size"], confidence=shot["confidence"])
     return {"pred": pred, "shown_2d": pixels, "mode": "lift every frame"}
 
@@ -165,14 +180,21 @@ def run_demo(
     clip = load_sample(sample)
     world = clip.poses_world if frames is None else clip.poses_world[:frames]
     if len(world) < 2:
-        raise ValueError(f"frames must leave at least 2 frames of the {len(clip.poses_world)}-frame sample, got {frames}")
+        raise ValueError(
+            f"frames must leave at least 2 frames of the {len(clip.poses_world)}-frame sample, got {frames}"
+        )
     shot = _film(world, seed, noise)
     result = _predict(net, shot, input_stride, noise_3d_mm)
     pred, gt = np.asarray(result["pred"], dtype=np.float64), shot["gt"]
     mm = metrics.unit_scale("m", "mm")
     report: dict[str, Any] = {
-        "model": model, "tag": tag, "mode": result["mode"], "sample": sample, "frames": len(gt),
-        "image_size": shot["image_size"], "noise": bool(noise),
+        "model": model,
+        "tag": tag,
+        "mode": result["mode"],
+        "sample": sample,
+        "frames": len(gt),
+        "image_size": shot["image_size"],
+        "noise": bool(noise),
         "mpjpe_mm": float(metrics.mpjpe(pred, gt, root=0, scale=mm)),
         "p_mpjpe_mm": float(metrics.p_mpjpe(pred, gt, scale=mm)),
     }
@@ -182,12 +204,25 @@ def run_demo(
     from . import viz
 
     weights = f"weights '{tag}'" if tag else "random weights"
-    title = (f"posezoo demo: {model} ({weights}) on CMU clip {sample} (test subject), {result['mode']}\n"
-             f"MPJPE {report['mpjpe_mm']:.1f} mm, P-MPJPE {report['p_mpjpe_mm']:.1f} mm"
-             + (f" (linear interpolation of the keyframes: {report['mpjpe_interpolation_mm']:.1f} mm)"
-                if "mpjpe_interpolation_mm" in report else ""))
-    fig = viz.plot_sequence(result["shown_2d"], pred, gt, frames=panels, image_size=shot["image_size"],
-                            title=title, fps=clip.fps, input_label=result.get("input_label", "2D input"))
+    title = (
+        f"posezoo demo: {model} ({weights}) on CMU clip {sample} (test subject), {result['mode']}\n"
+        f"MPJPE {report['mpjpe_mm']:.1f} mm, P-MPJPE {report['p_mpjpe_mm']:.1f} mm"
+        + (
+            f" (linear interpolation of the keyframes: {report['mpjpe_interpolation_mm']:.1f} mm)"
+            if "mpjpe_interpolation_mm" in report
+            else ""
+        )
+    )
+    fig = viz.plot_sequence(
+        result["shown_2d"],
+        pred,
+        gt,
+        frames=panels,
+        image_size=shot["image_size"],
+        title=title,
+        fps=clip.fps,
+        input_label=result.get("input_label", "2D input"),
+    )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100, facecolor="white")
@@ -196,8 +231,16 @@ def run_demo(
     if animate:
         anim_path = Path(animation_out) if animation_out is not None else out.with_suffix(".gif")
         step = max(1, -(-len(gt) // MAX_ANIMATION_FRAMES))
-        viz.animate(result["shown_2d"], pred, gt, anim_path, image_size=shot["image_size"],
-                    fps=clip.fps / step, step=step, title=f"{model}: {result['mode']}")
+        viz.animate(
+            result["shown_2d"],
+            pred,
+            gt,
+            anim_path,
+            image_size=shot["image_size"],
+            fps=clip.fps / step,
+            step=step,
+            title=f"{model}: {result['mode']}",
+        )
         report["animation"] = str(anim_path)
     report["seconds"] = time.perf_counter() - start
     return report

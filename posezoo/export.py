@@ -69,8 +69,9 @@ def example_inputs(model: nn.Module, batch_size: int = 2) -> tuple[torch.Tensor,
     frames = getattr(model, "num_frames", None)
     joints, channels = getattr(model, "num_joints", None), getattr(model, "in_channels", None)
     if not all(isinstance(v, int) for v in (frames, joints, channels)):
-        raise ValueError(f"{type(model).__name__} does not state num_frames, num_joints and in_channels; "
-                         "cannot build example inputs")
+        raise ValueError(
+            f"{type(model).__name__} does not state num_frames, num_joints and in_channels; cannot build example inputs"
+        )
     param = next(model.parameters(), None)
     kwargs = {"device": param.device, "dtype": param.dtype} if param is not None else {}
     return (0.3 * torch.randn(batch_size, frames, joints, channels, **kwargs),)
@@ -174,8 +175,16 @@ def export_onnx(
     with sink, warnings.catch_warnings():
         if not verbose:
             warnings.filterwarnings("ignore", message=".*axis name.*will not be used")
-        torch.onnx.export(program, f=str(path), input_names=inputs, output_names=outputs, opset_version=opset,
-                          dynamo=True, external_data=big, optimize=optimize)
+        torch.onnx.export(
+            program,
+            f=str(path),
+            input_names=inputs,
+            output_names=outputs,
+            opset_version=opset,
+            dynamo=True,
+            external_data=big,
+            optimize=optimize,
+        )
     return path
 
 
@@ -205,8 +214,11 @@ def check_onnx(
     got = session.run(None, {n: x.detach().cpu().numpy() for n, x in zip(names, inputs)})
     with _eval(model), torch.inference_mode():
         out = model(*inputs)
-    expected = [out] if isinstance(out, torch.Tensor) else [t for t in (getattr(out, "full", None), out.central)
-                                                           if t is not None]
+    expected = (
+        [out]
+        if isinstance(out, torch.Tensor)
+        else [t for t in (getattr(out, "full", None), out.central) if t is not None]
+    )
     if len(got) != len(expected):
         raise ValueError(f"{path}: {len(got)} outputs, PyTorch gives {len(expected)}")
     diff = 0.0
@@ -240,8 +252,12 @@ def load_model(spec: str, weights: Optional[PathLike] = None) -> nn.Module:
     bundled = [t for t, meta in entry.weights.items() if meta.source.startswith("bundled:")]
     if bundled:
         return create_model(spec, pretrained=entry.default_tag if entry.default_tag in bundled else bundled[0])
-    warnings.warn(f"{spec} has no bundled weights: exporting a randomly initialised model "
-                  "(pass --weights DIR for trained weights)", UserWarning, stacklevel=2)
+    warnings.warn(
+        f"{spec} has no bundled weights: exporting a randomly initialised model "
+        "(pass --weights DIR for trained weights)",
+        UserWarning,
+        stacklevel=2,
+    )
     return create_model(spec)
 
 
@@ -266,18 +282,23 @@ def _cmd_export(args: Any) -> int:
         raise ValueError(f"the output file must end in .onnx, got {args.output!r}")
     check_int("--opset", args.opset, MIN_OPSET)
     model = load_model(args.model, args.weights)
-    path = export_onnx(model, args.output, opset=args.opset, dynamic_batch=args.dynamic_batch,
-                       batch_size=args.batch_size)
-    tag = (getattr(model, "pretrained_cfg", {}) or {}).get("tag") or ("random init" if not args.weights else args.weights)
+    path = export_onnx(
+        model, args.output, opset=args.opset, dynamic_batch=args.dynamic_batch, batch_size=args.batch_size
+    )
+    tag = (getattr(model, "pretrained_cfg", {}) or {}).get("tag") or (
+        "random init" if not args.weights else args.weights
+    )
     size = sum(f.stat().st_size for f in path.parent.glob(path.name + "*")) / 2**20
     batch = "dynamic" if args.dynamic_batch else str(args.batch_size or 1)
-    print(f"wrote {path} ({type(model).__name__} {args.model}, weights {tag}, opset {args.opset}, "
-          f"batch {batch}, {size:.1f} MB)")
+    print(
+        f"wrote {path} ({type(model).__name__} {args.model}, weights {tag}, opset {args.opset}, "
+        f"batch {batch}, {size:.1f} MB)"
+    )
     if not args.no_check:
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
-            print("onnxruntime is not installed: no check (pip install \"posezoo[export]\")")
+            print('onnxruntime is not installed: no check (pip install "posezoo[export]")')
             return 0
         diff = check_onnx(path, model, batch_size=3 if args.dynamic_batch else args.batch_size or 1)
         print(f"onnxruntime agrees with PyTorch: max |diff| = {diff:.2g}")

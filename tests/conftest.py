@@ -45,4 +45,3 @@ if TINY_NAME not in _MODEL_REGISTRY:
 @pytest.fixture
 def tiny_name() -> str:
     return TINY_NAME
-

@@ -26,7 +26,9 @@ CASE_SECONDS = 20.0
 CLEAN = (ValueError, TypeError)
 
 _COMMON = dict(
-    deadline=timedelta(seconds=10), database=None, print_blob=True,
+    deadline=timedelta(seconds=10),
+    database=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 # default run: a fixed, reproducible sample (derandomized); `-m slow`: thousands of random cases
@@ -102,14 +104,56 @@ def check_call(fn: Callable, *args: Any, allowed: tuple = CLEAN, seconds: float 
 
 SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, 1e-300, 1e300, float("nan"), float("inf"), float("-inf")]
 NUMPY_DTYPES = [np.float32, np.float64, np.float16, np.int64, np.int32, np.uint8, np.bool_, np.complex64, object, "U2"]
-TORCH_DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.uint8,
-                torch.bool, torch.complex64]
+TORCH_DTYPES = [
+    torch.float32,
+    torch.float64,
+    torch.float16,
+    torch.bfloat16,
+    torch.int64,
+    torch.int32,
+    torch.uint8,
+    torch.bool,
+    torch.complex64,
+]
 #: hostile scalars for constructor and function arguments (every huge value exceeds every posezoo limit)
-VALUES = st.sampled_from([
-    0, -1, 1, 2, 3, 10**6, 10**12, 2**63, 0.5, 1.5, 2.0, -1e-9, 1e-9, float("nan"), float("inf"), -float("inf"),
-    True, False, None, "3", "h36m", "", [], [1], [[1, 1]], [3, 3, 3], [0, 0], {"a": 1}, (1, 1), np.int64(3),
-    np.float32(2.0), 1j, b"x", object(),
-]).map(copy.deepcopy)  # fresh containers: a case may put them into structures it then mutates
+VALUES = st.sampled_from(
+    [
+        0,
+        -1,
+        1,
+        2,
+        3,
+        10**6,
+        10**12,
+        2**63,
+        0.5,
+        1.5,
+        2.0,
+        -1e-9,
+        1e-9,
+        float("nan"),
+        float("inf"),
+        -float("inf"),
+        True,
+        False,
+        None,
+        "3",
+        "h36m",
+        "",
+        [],
+        [1],
+        [[1, 1]],
+        [3, 3, 3],
+        [0, 0],
+        {"a": 1},
+        (1, 1),
+        np.int64(3),
+        np.float32(2.0),
+        1j,
+        b"x",
+        object(),
+    ]
+).map(copy.deepcopy)  # fresh containers: a case may put them into structures it then mutates
 
 
 @st.composite
@@ -124,8 +168,13 @@ def shapes_near(draw, expected: Sequence[int], max_side: int = 5) -> tuple[int, 
         elif op == "add" and len(shape) < 6:
             shape.insert(i, draw(st.integers(0, 3)))
         elif shape:
-            shape[i] = {"zero": 0, "one": 1, "plus": shape[i] + 1, "minus": max(shape[i] - 1, 0),
-                        "random": draw(st.integers(0, max_side))}.get(op, shape[i])
+            shape[i] = {
+                "zero": 0,
+                "one": 1,
+                "plus": shape[i] + 1,
+                "minus": max(shape[i] - 1, 0),
+                "random": draw(st.integers(0, max_side)),
+            }.get(op, shape[i])
     return tuple(shape)
 
 
@@ -158,8 +207,14 @@ def arrays(draw, expected: Sequence[int], kinds: Sequence[str] = ("numpy", "torc
 
 def is_valid_float(x: Any, shape: Sequence[int]) -> bool:
     """Whether ``x`` is a finite floating tensor of exactly ``shape`` (then a call must succeed)."""
-    return (isinstance(x, torch.Tensor) and x.is_floating_point() and tuple(x.shape) == tuple(shape)
-            and bool(torch.isfinite(x).all()) and float(x.abs().max()) < 1e4 and x.dtype in (torch.float32, torch.float64))
+    return (
+        isinstance(x, torch.Tensor)
+        and x.is_floating_point()
+        and tuple(x.shape) == tuple(shape)
+        and bool(torch.isfinite(x).all())
+        and float(x.abs().max()) < 1e4
+        and x.dtype in (torch.float32, torch.float64)
+    )
 
 
 def corrupt(data: bytes, draw) -> bytes:

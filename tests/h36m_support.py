@@ -11,8 +11,11 @@ from posezoo.data.h36m import H36M_32_TO_17, h36m_camera
 
 #: (subject, action key) -> frames of the files written by default.
 LENGTHS = {("S1", "Walking 1"): 40, ("S1", "Directions"): 25, ("S9", "SittingDown 2"): 31}
-METADATA = {"layout_name": "h36m", "num_joints": 17,
-            "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]}
+METADATA = {
+    "layout_name": "h36m",
+    "num_joints": 17,
+    "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]],
+}
 
 
 def world_motion(length: int, seed: int) -> np.ndarray:

@@ -9,14 +9,40 @@ import pytest
 from posezoo import bench
 from posezoo.cli import main
 
-RUN_KEYS = {"batch", "variant", "dtype", "median_ms", "output_frames_per_s", "achieved_gflops", "peak_fraction",
-            "peak_memory_mb", "max_abs_diff_vs_eager_float32", "prepare_s", "first_call_s"}
+RUN_KEYS = {
+    "batch",
+    "variant",
+    "dtype",
+    "median_ms",
+    "output_frames_per_s",
+    "achieved_gflops",
+    "peak_fraction",
+    "peak_memory_mb",
+    "max_abs_diff_vs_eager_float32",
+    "prepare_s",
+    "first_call_s",
+}
 
 
 def test_bench_command_writes_json_and_markdown(tmp_path, capsys, tiny_name: str) -> None:
     out = tmp_path / "bench.json"
-    code = main(["bench", tiny_name, "uplift_upsample_small", "--batch", "1", "3", "--repeats", "1",
-                 "--dtype", "float32", "bfloat16", "--json", str(out)])
+    code = main(
+        [
+            "bench",
+            tiny_name,
+            "uplift_upsample_small",
+            "--batch",
+            "1",
+            "3",
+            "--repeats",
+            "1",
+            "--dtype",
+            "float32",
+            "bfloat16",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "| model | batch | variant |" in text and "optimized bfloat16" in text and f"wrote {out}" in text
@@ -24,17 +50,29 @@ def test_bench_command_writes_json_and_markdown(tmp_path, capsys, tiny_name: str
     assert set(data["environment"]) == {"torch", "device", "threads", "cpu", "cpu_count", "device_name"}
     assert [m["name"] for m in data["models"]] == [tiny_name, "uplift_upsample_small"]
     for model in data["models"]:
-        assert {"name", "family", "params", "output_frames_per_clip", "flops_per_clip", "flops_per_output_frame",
-                "runs", "train"} <= set(model)
+        assert {
+            "name",
+            "family",
+            "params",
+            "output_frames_per_clip",
+            "flops_per_clip",
+            "flops_per_output_frame",
+            "runs",
+            "train",
+        } <= set(model)
         assert model["flops_per_clip"] > 0 and model["params"] > 0
         variants = {(r["batch"], r["variant"]) for r in model["runs"]}
-        assert variants == {(b, v) for b in (1, 3) for v in ("eager float32", "optimized float32",
-                                                             "eager bfloat16 (autocast)", "optimized bfloat16")}
+        assert variants == {
+            (b, v)
+            for b in (1, 3)
+            for v in ("eager float32", "optimized float32", "eager bfloat16 (autocast)", "optimized bfloat16")
+        }
         for run in model["runs"]:
             assert set(run) == RUN_KEYS
             assert run["median_ms"] > 0 and run["peak_memory_mb"] >= 0
             assert run["output_frames_per_s"] == pytest.approx(
-                run["batch"] * model["output_frames_per_clip"] / (run["median_ms"] / 1e3))
+                run["batch"] * model["output_frames_per_clip"] / (run["median_ms"] / 1e3)
+            )
             if run["variant"] == "eager float32":
                 assert run["max_abs_diff_vs_eager_float32"] == 0.0
             elif run["variant"] == "optimized float32":
@@ -45,7 +83,9 @@ def test_bench_command_writes_json_and_markdown(tmp_path, capsys, tiny_name: str
 def test_bench_uplift_flops_are_per_output_frame() -> None:
     result = bench.benchmark_model("uplift_upsample_small", batches=[1], dtypes=["float32"], repeats=1, train=False)
     assert "train" not in result
-    assert result["flops_per_output_frame"] == pytest.approx(result["flops_per_clip"] / result["output_frames_per_clip"])
+    assert result["flops_per_output_frame"] == pytest.approx(
+        result["flops_per_clip"] / result["output_frames_per_clip"]
+    )
     assert {r["variant"] for r in result["runs"]} == {"eager float32", "optimized float32"}
 
 
@@ -55,10 +95,13 @@ def test_default_throughput_batch() -> None:
     assert bench.default_throughput_batch(1e3) == 256
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["bench", "no_such_model_*", "--repeats", "1"], "no registered model matches"),
-    (["bench", "rtpca_small", "--device", "cuda:7"], "device"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["bench", "no_such_model_*", "--repeats", "1"], "no registered model matches"),
+        (["bench", "rtpca_small", "--device", "cuda:7"], "device"),
+    ],
+)
 def test_bench_errors_are_one_line(argv, message, capsys) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err

@@ -43,9 +43,14 @@ def _saved_model(tiny_name: str, directory: Path, seed: int = 0) -> torch.nn.Mod
 
 def _bundle(tiny_name: str, tmp_path: Path, tag: str = "cmu", **kw) -> Path:
     return bundle_weights(
-        tmp_path / "run", tiny_name, tag, metrics=METRICS, command=COMMAND,
+        tmp_path / "run",
+        tiny_name,
+        tag,
+        metrics=METRICS,
+        command=COMMAND,
         extra={"seed": 3, "data": "cmu_mocap17 train+extra", "config": {"lr": 1e-3}},
-        root=tmp_path / "weights", **kw,
+        root=tmp_path / "weights",
+        **kw,
     )
 
 
@@ -131,8 +136,9 @@ def test_bundle_validates_its_inputs(tiny_name: str, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="command"):
         bundle_weights(tmp_path / "run", tiny_name, metrics=METRICS, command=" ", root=tmp_path / "w")
     with pytest.raises(ValueError, match="finite number"):
-        bundle_weights(tmp_path / "run", tiny_name, metrics={"mpjpe_mm": float("nan")}, command="x",
-                       root=tmp_path / "w")
+        bundle_weights(
+            tmp_path / "run", tiny_name, metrics={"mpjpe_mm": float("nan")}, command="x", root=tmp_path / "w"
+        )
     with pytest.raises(ValueError, match="max_size_mb"):
         _bundle(tiny_name, tmp_path, max_size_mb=1e-6, attach=False)
     assert not (tmp_path / "weights").exists()

@@ -131,8 +131,10 @@ def test_project_known_point_with_h36m_distortion() -> None:
     assert expected == pytest.approx([758.68927001953125, 1017.3785400390625], abs=1e-9)
     got = project_points(np.array([1.0, 2.0, 4.0]), [1000.0, 1000.0], [500.0, 500.0], k, p)
     np.testing.assert_allclose(got, expected, atol=1e-9)
-    got_t = project_to_2d(torch.tensor([[1.0, 2.0, 4.0]], dtype=torch.float64),
-                          torch.tensor([[1000.0, 1000.0, 500.0, 500.0, *k, *p]], dtype=torch.float64))
+    got_t = project_to_2d(
+        torch.tensor([[1.0, 2.0, 4.0]], dtype=torch.float64),
+        torch.tensor([[1000.0, 1000.0, 500.0, 500.0, *k, *p]], dtype=torch.float64),
+    )
     np.testing.assert_allclose(got_t.numpy()[0], expected, atol=1e-9)
 
 
@@ -168,11 +170,21 @@ def test_h36m_cameras_look_at_the_capture_area(subject: str) -> None:
 
 def test_camera_batching_dict_and_torch() -> None:
     cams = [h36m_camera("S1", i) for i in range(4)]
-    stacked = Camera(**{
-        k: np.stack([getattr(c, k) for c in cams])
-        for k in ("orientation", "translation", "focal_length", "center", "radial_distortion",
-                  "tangential_distortion", "res_w", "res_h")
-    })
+    stacked = Camera(
+        **{
+            k: np.stack([getattr(c, k) for c in cams])
+            for k in (
+                "orientation",
+                "translation",
+                "focal_length",
+                "center",
+                "radial_distortion",
+                "tangential_distortion",
+                "res_w",
+                "res_h",
+            )
+        }
+    )
     assert stacked.batch_shape == (4,)
     world = np.random.default_rng(5).normal(size=(4, 10, 17, 3)) * 0.3 + [0, 0, 1]
     px = stacked.project_world(world)
@@ -185,8 +197,16 @@ def test_camera_batching_dict_and_torch() -> None:
     tcam = stacked.to_torch(dtype=torch.float64)
     np.testing.assert_allclose(tcam.project_world(torch.tensor(world)).numpy(), px, atol=1e-9)
     with pytest.raises(ValueError, match="leading shape"):
-        Camera(np.zeros((2, 4)), np.zeros((3, 3)), np.ones((2, 2)), np.zeros((2, 2)), np.zeros((2, 3)),
-               np.zeros((2, 2)), 1, 1)
+        Camera(
+            np.zeros((2, 4)),
+            np.zeros((3, 3)),
+            np.ones((2, 2)),
+            np.zeros((2, 2)),
+            np.zeros((2, 3)),
+            np.zeros((2, 2)),
+            1,
+            1,
+        )
 
 
 # ---------------------------------------------------------------- look-at and virtual cameras
@@ -208,8 +228,13 @@ def test_look_at_centres_the_target() -> None:
 
 
 def test_virtual_camera_sampler_ranges_and_determinism() -> None:
-    sampler = VirtualCameraSampler(distance_m=(4.0, 5.0), elevation_deg=(0.0, 20.0), aim_jitter_m=0.0,
-                                   principal_point_jitter_px=10.0, image_size=(1280, 720))
+    sampler = VirtualCameraSampler(
+        distance_m=(4.0, 5.0),
+        elevation_deg=(0.0, 20.0),
+        aim_jitter_m=0.0,
+        principal_point_jitter_px=10.0,
+        image_size=(1280, 720),
+    )
     target = np.array([[0.3, -0.2, 1.0]] * 200)
     cams = sampler.sample(target, rng=7)
     assert cams.batch_shape == (200,)

@@ -39,8 +39,13 @@ def test_list_shows_bundled_weights_and_test_mpjpe(capsys, tiny_name: str, tmp_p
     torch.manual_seed(0)
     posezoo.save_pretrained(posezoo.create_model(tiny_name), tmp_path / "run")
     try:
-        bundle_weights(tmp_path / "run", tiny_name, metrics={"mpjpe_mm": 48.25, "mpjpe_noisy_mm": 61.5},
-                       command="test", root=tmp_path / "w")
+        bundle_weights(
+            tmp_path / "run",
+            tiny_name,
+            metrics={"mpjpe_mm": 48.25, "mpjpe_noisy_mm": 61.5},
+            command="test",
+            root=tmp_path / "w",
+        )
         assert main(["list", "_test_*"]) == 0
         assert capsys.readouterr().out.split("weights: ")[1].strip() == "cmu (test MPJPE 48.2 mm, noisy 2D 61.5 mm)"
         assert main(["list", "--pretrained", "_test_*"]) == 0
@@ -62,7 +67,7 @@ def test_readme_model_table_matches_the_registry() -> None:
     lines = (REPO_ROOT / "README.md").read_text(encoding="utf-8").splitlines()
     start = lines.index(MARKDOWN_HEADER)
     rows = {}
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("| `"):
             break
         cells = [c.strip() for c in line.strip("|").split("|")]
@@ -95,8 +100,13 @@ def test_python_dash_m_entry_point() -> None:
 def test_closed_pipe_is_not_a_traceback(unbuffered: str) -> None:
     """`posezoo list | head`: the reader closes the pipe early; the command stops quietly with 141."""
     env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
-    proc = subprocess.Popen([sys.executable, "-m", "posezoo", "list"], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "posezoo", "list"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     proc.stdout.close()  # the only reader is gone before the command writes anything
     _, err = proc.communicate(timeout=120)
     assert err.decode() == ""  # no BrokenPipeError traceback, no "Exception ignored" at exit

@@ -27,8 +27,9 @@ def bundled_rtpca(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bundle")
     torch.manual_seed(0)
     posezoo.save_pretrained(posezoo.create_model("rtpca_small"), tmp / "run")
-    bundle_weights(tmp / "run", "rtpca_small", metrics={"mpjpe_mm": 500.0}, command="(random init, test)",
-                   root=tmp / "weights")
+    bundle_weights(
+        tmp / "run", "rtpca_small", metrics={"mpjpe_mm": 500.0}, command="(random init, test)", root=tmp / "weights"
+    )
     yield "rtpca_small"
     _MODEL_REGISTRY["rtpca_small"] = entry
 
@@ -70,8 +71,10 @@ def test_demo_without_weights_is_a_one_line_error(bundled_rtpca: str, capsys) ->
     name = next(n for n in posezoo.list_models() if n not in with_weights and not n.startswith("_"))
     assert main(["demo", "--model", name]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == (f"posezoo demo: error: {name} has no bundled weights; models with weights: "
-                   f"{', '.join(with_weights)} (posezoo list --pretrained)")
+    assert err == (
+        f"posezoo demo: error: {name} has no bundled weights; models with weights: "
+        f"{', '.join(with_weights)} (posezoo list --pretrained)"
+    )
 
 
 def test_demo_modes_of_the_other_families(tmp_path: Path) -> None:

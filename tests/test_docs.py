@@ -68,7 +68,7 @@ def python_blocks(page: Path) -> list[Block]:
             elif m := _FILES.match(comment):
                 files.update(item.strip().split("=", 1) for item in m["files"].split(","))
             k -= 1
-        blocks.append(Block(page, i + 1, "\n".join(lines[i + 1:end]) + "\n", skip, files))
+        blocks.append(Block(page, i + 1, "\n".join(lines[i + 1 : end]) + "\n", skip, files))
         i = end + 1
     return blocks
 
@@ -120,7 +120,12 @@ def test_parser_reads_comments_and_fences(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     first, second, third = (Block(b.page, b.line, b.code, b.skip_reason, b.files) for b in python_blocks(page))
-    assert (first.line, first.code, first.skip_reason, first.files) == (4, "import nope\n", "needs a file nobody has here", {})
+    assert (first.line, first.code, first.skip_reason, first.files) == (
+        4,
+        "import nope\n",
+        "needs a file nobody has here",
+        {},
+    )
     assert (second.line, second.code, second.skip_reason) == (9, "x = 1\ny = 2\n", None)
     assert second.files == {"a.bin": "tests/fixtures/x.bin", "b/c.h5": "y.h5"}
     assert (third.code, third.skip_reason, third.files) == ("print(x)\n", None, {})

@@ -56,8 +56,9 @@ def test_cameras_by_index_and_id() -> None:
     assert (float(a.res_w), float(a.res_h)) == (1000.0, 1002.0)
     assert float(h36m_camera("S11", 1).res_h) == 1000.0
     # translation is stored in mm in the table and given in metres
-    np.testing.assert_allclose(h36m_camera("S1", 0).translation, [1.8411070556640625, 4.95528466796875,
-                                                                 1.5634454345703125])
+    np.testing.assert_allclose(
+        h36m_camera("S1", 0).translation, [1.8411070556640625, 4.95528466796875, 1.5634454345703125]
+    )
     with pytest.raises(ValueError, match="no public calibration"):
         h36m_camera("S2", 0)
     with pytest.raises(ValueError, match="camera must be"):
@@ -74,8 +75,9 @@ def test_load_3d(h36m_files) -> None:
     np.testing.assert_array_equal(d17["S1"]["Walking 1"], raw[:, list(H36M_32_TO_17)])
     np.testing.assert_array_equal(d32["S9"]["SittingDown 2"], positions_3d["S9"]["SittingDown 2"])
     # pelvis, right hip and left shoulder of the 32-joint skeleton
-    np.testing.assert_array_equal(d17["S1"]["Directions"][:, [0, 1, 11]],
-                                  positions_3d["S1"]["Directions"][:, [0, 1, 17]])
+    np.testing.assert_array_equal(
+        d17["S1"]["Directions"][:, [0, 1, 11]], positions_3d["S1"]["Directions"][:, [0, 1, 17]]
+    )
 
 
 def test_load_2d_and_align(h36m_files) -> None:
@@ -144,8 +146,7 @@ def test_bad_shapes(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"must be \(T, 32, 3\)"):
         load_h36m_3d(path)
     path = tmp_path / "bad2d.npz"
-    np.savez_compressed(path, positions_2d={"S1": {"Walking": [np.zeros((5, 16, 2))] * 4}},
-                        metadata={"num_joints": 17})
+    np.savez_compressed(path, positions_2d={"S1": {"Walking": [np.zeros((5, 16, 2))] * 4}}, metadata={"num_joints": 17})
     with pytest.raises(ValueError, match="metadata says 17"):
         load_h36m_2d(path)
     path = tmp_path / "nokey.npz"

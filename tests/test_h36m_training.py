@@ -22,9 +22,17 @@ from .h36m_support import write_h36m_files
 TINY = {"dim": 16, "depth": 1, "num_heads": 2}
 # training subjects with 4 takes (2 actions each), test subjects with "Walking 1" + "Walking" to merge
 LENGTHS = {
-    ("S1", "Walking 1"): 30, ("S1", "Directions"): 22, ("S5", "Eating"): 26, ("S5", "Walking"): 20,
-    ("S6", "Posing"): 12, ("S7", "Phoning 1"): 12, ("S8", "Greeting"): 12,
-    ("S9", "Walking 1"): 28, ("S9", "Directions 1"): 19, ("S11", "Walking"): 24, ("S11", "Eating 2"): 21,
+    ("S1", "Walking 1"): 30,
+    ("S1", "Directions"): 22,
+    ("S5", "Eating"): 26,
+    ("S5", "Walking"): 20,
+    ("S6", "Posing"): 12,
+    ("S7", "Phoning 1"): 12,
+    ("S8", "Greeting"): 12,
+    ("S9", "Walking 1"): 28,
+    ("S9", "Directions 1"): 19,
+    ("S11", "Walking"): 24,
+    ("S11", "Eating 2"): 21,
 }
 TRAIN_TAKES = {"S1/Walking 1", "S1/Directions", "S5/Eating", "S5/Walking", "S6/Posing", "S7/Phoning 1", "S8/Greeting"}
 
@@ -41,8 +49,7 @@ def quiet(monkeypatch):
 @pytest.fixture(scope="module")
 def h36m_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("h36m")
-    write_h36m_files(folder, LENGTHS, source="cpn_ft_h36m_dbb", extra_frames=("S9", "Walking 1", 1),
-                     pixel_noise=2.0)
+    write_h36m_files(folder, LENGTHS, source="cpn_ft_h36m_dbb", extra_frames=("S9", "Walking 1", 1), pixel_noise=2.0)
     write_h36m_files(folder, LENGTHS, source="gt", extra_frames=None)
     return folder
 
@@ -87,17 +94,40 @@ def test_split_holds_out_whole_takes(h36m_dir: Path) -> None:
 
 def test_train_command_from_h36m(h36m_dir: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
-    args = ["train", "--model", "rtpca_small", "--h36m", str(h36m_dir), "--steps", "2", "--batch-size", "2",
-            "--out", str(out), "--model-kwargs", json.dumps({"num_frames": 9, **TINY}), "--val-fraction", "0.25",
-            "--set", "log_every=1", "--set", "val_windows=4"]
+    args = [
+        "train",
+        "--model",
+        "rtpca_small",
+        "--h36m",
+        str(h36m_dir),
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--out",
+        str(out),
+        "--model-kwargs",
+        json.dumps({"num_frames": 9, **TINY}),
+        "--val-fraction",
+        "0.25",
+        "--set",
+        "log_every=1",
+        "--set",
+        "val_windows=4",
+    ]
     assert cli_main(args) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["steps"] == 2 and summary["mpjpe"] > 0
     assert {"best", "last", "metrics.jsonl", "run.json"} <= {p.name for p in out.iterdir()}
     run = json.loads((out / "run.json").read_text())
     assert run["source"] == "h36m"
-    assert run["h36m"] == {"dir": str(h36m_dir), "2d": "cpn_ft_h36m_dbb", "subjects": ["S1", "S5", "S6", "S7", "S8"],
-                           "actions": None, "noise": False}
+    assert run["h36m"] == {
+        "dir": str(h36m_dir),
+        "2d": "cpn_ft_h36m_dbb",
+        "subjects": ["S1", "S5", "S6", "S7", "S8"],
+        "actions": None,
+        "noise": False,
+    }
     # validation: 2 of the 7 takes of the training subjects (all their cameras), never S9 / S11
     assert len(run["val_clips"]) == 2 and set(run["train_clips"]) | set(run["val_clips"]) == TRAIN_TAKES
     # 4 cameras per take, windows of 9 frames every 3, each also mirrored
@@ -108,25 +138,46 @@ def test_train_command_from_h36m(h36m_dir: Path, tmp_path: Path, capsys) -> None
 
 def test_every_recipe_trains_from_h36m(h36m_dir: Path) -> None:
     kwargs = {
-        "uplift_upsample_small": {"spatial_dim": 8, "temporal_dim": 16, "spatial_depth": 1, "temporal_depth": 1,
-                                  "num_heads": 2},
+        "uplift_upsample_small": {
+            "spatial_dim": 8,
+            "temporal_dim": 16,
+            "spatial_depth": 1,
+            "temporal_depth": 1,
+            "num_heads": 2,
+        },
         "mixsynthformer_h36m_3d": {"dim": 16, "depth": 1},
     }
     for name, mk in kwargs.items():
-        trainer = fit(name, h36m=h36m_dir, h36m_2d="gt", h36m_subjects=["S1", "S5"], h36m_actions=["Walking"],
-                      steps=2, batch_size=2, val_fraction=0.5, progress=False, model_kwargs=mk,
-                      overrides={"log_every": 1, "val_windows": 4})
+        trainer = fit(
+            name,
+            h36m=h36m_dir,
+            h36m_2d="gt",
+            h36m_subjects=["S1", "S5"],
+            h36m_actions=["Walking"],
+            steps=2,
+            batch_size=2,
+            val_fraction=0.5,
+            progress=False,
+            model_kwargs=mk,
+            overrides={"log_every": 1, "val_windows": 4},
+        )
         assert trainer.step == 2 and trainer.best is not None and np.isfinite(trainer.best)
         assert trainer.run_info["train_clips"] + trainer.run_info["val_clips"] in (
-            ["S1/Walking 1", "S5/Walking"], ["S5/Walking", "S1/Walking 1"])
+            ["S1/Walking 1", "S5/Walking"],
+            ["S5/Walking", "S1/Walking 1"],
+        )
 
 
 def test_eval_per_action_protocols(h36m_dir: Path, lifter, tmp_path: Path, capsys) -> None:
     weights = tmp_path / "w"
     posezoo.save_pretrained(lifter, weights)
     js = tmp_path / "eval.json"
-    assert cli_main(["eval", "--model", "rtpca_small", "--weights", str(weights), "--h36m", str(h36m_dir),
-                     "--json", str(js)]) == 0
+    assert (
+        cli_main(
+            ["eval", "--model", "rtpca_small", "--weights", str(weights), "--h36m", str(h36m_dir), "--json", str(js)]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "Walking" in printed and "#2 p_mpjpe" in printed and "average" in printed
     result = json.loads(js.read_text())
@@ -145,9 +196,11 @@ def test_eval_per_action_protocols(h36m_dir: Path, lifter, tmp_path: Path, capsy
         frames = sum(LENGTHS[k] for k in keys) * 4
         assert pred.shape[0] == frames == result["per_action"][action]["frames"]
         assert result["per_action"][action]["mpjpe"] == pytest.approx(
-            float(metrics.mpjpe(pred, gt, root=0, scale=1000.0)), abs=2e-3)
+            float(metrics.mpjpe(pred, gt, root=0, scale=1000.0)), abs=2e-3
+        )
         assert result["per_action"][action]["p_mpjpe"] == pytest.approx(
-            float(metrics.p_mpjpe(pred, gt, scale=1000.0)), abs=2e-3)
+            float(metrics.p_mpjpe(pred, gt, scale=1000.0)), abs=2e-3
+        )
         assert 0 < result["per_action"][action]["p_mpjpe"] < result["per_action"][action]["mpjpe"]
     for key in ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve"):
         assert result[key] == pytest.approx(np.mean([v[key] for v in result["per_action"].values()]), abs=1e-3)
@@ -157,9 +210,27 @@ def test_eval_per_action_protocols(h36m_dir: Path, lifter, tmp_path: Path, capsy
 def test_flip_tta_switch(h36m_dir: Path, lifter, tmp_path: Path) -> None:
     on = evaluate_h36m(lifter, h36m_dir, source="gt", actions=["Eating"])
     posezoo.save_pretrained(lifter, tmp_path / "w")
-    assert cli_main(["eval", "--model", "rtpca_small", "--weights", str(tmp_path / "w"), "--h36m", str(h36m_dir),
-                     "--h36m-2d", "gt", "--h36m-actions", "Eating", "--no-flip-tta",
-                     "--json", str(tmp_path / "off.json")]) == 0
+    assert (
+        cli_main(
+            [
+                "eval",
+                "--model",
+                "rtpca_small",
+                "--weights",
+                str(tmp_path / "w"),
+                "--h36m",
+                str(h36m_dir),
+                "--h36m-2d",
+                "gt",
+                "--h36m-actions",
+                "Eating",
+                "--no-flip-tta",
+                "--json",
+                str(tmp_path / "off.json"),
+            ]
+        )
+        == 0
+    )
     off = json.loads((tmp_path / "off.json").read_text())
     assert off["subjects"] == ["S9", "S11"] and list(off["per_action"]) == ["Eating"]
     assert on["flip_tta"] and not off["flip_tta"] and on["mpjpe"] != off["mpjpe"]
@@ -172,8 +243,15 @@ def test_flip_tta_switch(h36m_dir: Path, lifter, tmp_path: Path) -> None:
 
 def test_uplift_upsample_and_refiner_eval(h36m_dir: Path) -> None:
     torch.manual_seed(0)
-    uu = posezoo.create_model("uplift_upsample_small", pretrained=False, spatial_dim=8, temporal_dim=16,
-                              spatial_depth=1, temporal_depth=1, num_heads=2).eval()
+    uu = posezoo.create_model(
+        "uplift_upsample_small",
+        pretrained=False,
+        spatial_dim=8,
+        temporal_dim=16,
+        spatial_depth=1,
+        temporal_depth=1,
+        num_heads=2,
+    ).eval()
     stride = sorted(int(s) for s in uu.input_strides)[-1]
     result = evaluate_h36m(uu, h36m_dir, source="gt", subjects=["S11"], input_stride=stride)
     assert result["input_stride"] == stride and result["frames"] == (24 + 21) * 4
@@ -185,14 +263,18 @@ def test_uplift_upsample_and_refiner_eval(h36m_dir: Path) -> None:
     assert list(result["per_action"]) == ["Directions", "Walking"] and not result["flip_tta"]
     assert result["sample_interval"] == int(refiner.sample_interval) and result["frames"] == (28 + 19) * 4
     assert {"mpjpe", "p_mpjpe", "linear_mpjpe", "cubic_mpjpe", "noisy_keyframes_mpjpe"} <= set(result)
-    assert result["linear_mpjpe"] == pytest.approx(np.mean([v["linear_mpjpe"] for v in result["per_action"].values()]),
-                                                   abs=1e-3)
+    assert result["linear_mpjpe"] == pytest.approx(
+        np.mean([v["linear_mpjpe"] for v in result["per_action"].values()]), abs=1e-3
+    )
     assert 0 < result["noisy_keyframes_mpjpe"] < 200 and result["mpjpe"] > 0
 
 
 def test_clear_errors(h36m_dir: Path, tmp_path: Path, capsys) -> None:
-    with pytest.raises(FileNotFoundError, match=r"data_2d_h36m_detectron\.npz.*found data_2d_h36m_cpn_ft_h36m_dbb"
-                       r"\.npz, data_2d_h36m_gt\.npz, data_3d_h36m\.npz .*2D sources here: cpn_ft_h36m_dbb, gt"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"data_2d_h36m_detectron\.npz.*found data_2d_h36m_cpn_ft_h36m_dbb"
+        r"\.npz, data_2d_h36m_gt\.npz, data_3d_h36m\.npz .*2D sources here: cpn_ft_h36m_dbb, gt",
+    ):
         load_h36m_dir(h36m_dir, "detectron")
     with pytest.raises(ValueError, match="unknown H36M subjects"):
         load_h36m_dir(h36m_dir, "gt", subjects=["S2"])
@@ -203,8 +285,24 @@ def test_clear_errors(h36m_dir: Path, tmp_path: Path, capsys) -> None:
         fit("rtpca_small", "sample", h36m=h36m_dir, steps=1)
     with pytest.raises(ValueError, match="no training data"):
         fit("rtpca_small", steps=1)
-    assert cli_main(["train", "--model", "rtpca_small", "--h36m", str(h36m_dir), "--h36m-2d", "nope",
-                     "--steps", "1", "--out", str(tmp_path / "r")]) == 2
+    assert (
+        cli_main(
+            [
+                "train",
+                "--model",
+                "rtpca_small",
+                "--h36m",
+                str(h36m_dir),
+                "--h36m-2d",
+                "nope",
+                "--steps",
+                "1",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
     assert "data_2d_h36m_nope.npz" in capsys.readouterr().err
     assert cli_main(["train", "--model", "rtpca_small", "--steps", "1", "--out", str(tmp_path / "r")]) == 2
     assert "--data" in capsys.readouterr().err

@@ -180,16 +180,20 @@ def test_safetensors_corrupt_and_integer_weights(tiny_name: str, tmp_path: Path)
 def _saved_config(tmp_path: Path, name: str, config) -> Path:
     d = tmp_path / "saved"
     d.mkdir(exist_ok=True)
-    (d / "config.json").write_text(json.dumps({"architecture": name, "config": config}) if not isinstance(config, str)
-                                   else config)
+    (d / "config.json").write_text(
+        json.dumps({"architecture": name, "config": config}) if not isinstance(config, str) else config
+    )
     return d
 
 
-@pytest.mark.parametrize("override,match", [
-    ({"tpca_stages": 10**12}, "tpca_stages must be a positive int <= 256"),
-    ({"depth": 10**7}, "depth must be a positive int <= 256"),
-    ({"num_joints": "17"}, "num_joints must be a positive int"),
-])
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        ({"tpca_stages": 10**12}, "tpca_stages must be a positive int <= 256"),
+        ({"depth": 10**7}, "depth must be a positive int <= 256"),
+        ({"num_joints": "17"}, "num_joints must be a positive int"),
+    ],
+)
 def test_huge_or_mistyped_sizes_in_config_json_fail_fast(override: dict, match: str, tmp_path: Path) -> None:
     start = time.perf_counter()
     with pytest.raises(ValueError, match=match):
@@ -219,14 +223,17 @@ def test_mixsynthformer_checkpoint_with_a_huge_empty_tensor_fails_fast(tmp_path:
     assert time.perf_counter() - start < 5
 
 
-@pytest.mark.parametrize("family,config,error", [
-    ("mixsynthformer", {"in_channels": 0}, ValueError),
-    ("rtpca", {"num_heads": 0}, ValueError),
-    ("rtpca", {"mlp_ratio": float("inf")}, ValueError),
-    ("uplift_upsample", {1: 2}, TypeError),
-    ("uplift_upsample", {"SEQUENCE_LENGTH": 27, "STRIDES": [0, 0, 0]}, ValueError),
-    ("uplift_upsample", {"SEQUENCE_LENGTH": 27, "SEQUENCE_STRIDE": 0}, ValueError),
-])
+@pytest.mark.parametrize(
+    "family,config,error",
+    [
+        ("mixsynthformer", {"in_channels": 0}, ValueError),
+        ("rtpca", {"num_heads": 0}, ValueError),
+        ("rtpca", {"mlp_ratio": float("inf")}, ValueError),
+        ("uplift_upsample", {1: 2}, TypeError),
+        ("uplift_upsample", {"SEQUENCE_LENGTH": 27, "STRIDES": [0, 0, 0]}, ValueError),
+        ("uplift_upsample", {"SEQUENCE_LENGTH": 27, "SEQUENCE_STRIDE": 0}, ValueError),
+    ],
+)
 def test_converter_configs_with_zeros_or_odd_keys(family: str, config: dict, error: type) -> None:
     ckpt = {"mixsynthformer": MSF_CKPT, "rtpca": RTPCA_CKPT, "uplift_upsample": UU / "weights.h5"}[family]
     with pytest.raises(error) as info:
@@ -265,13 +272,16 @@ def _pickled_npz(path: Path, **entries) -> None:
     np.savez(path, **{k: np.array(v, dtype=object) for k, v in entries.items()})
 
 
-@pytest.mark.parametrize("positions,match", [
-    ({"S1": {"Walking": np.full((5, 32, 3), np.nan)}}, "NaN or inf"),
-    ({"S1": {"Walking": np.zeros((5, 32, 3), np.complex64)}}, "real numbers"),
-    ({"S1": {"Walking": np.full((5, 32, 3), "x")}}, "real numbers"),
-    ({"S1": [np.zeros((5, 32, 3))]}, r"positions_3d\['S1'\] \(a dict of actions\) must be a dict"),
-    ([1, 2], "must be a dict"),
-])
+@pytest.mark.parametrize(
+    "positions,match",
+    [
+        ({"S1": {"Walking": np.full((5, 32, 3), np.nan)}}, "NaN or inf"),
+        ({"S1": {"Walking": np.zeros((5, 32, 3), np.complex64)}}, "real numbers"),
+        ({"S1": {"Walking": np.full((5, 32, 3), "x")}}, "real numbers"),
+        ({"S1": [np.zeros((5, 32, 3))]}, r"positions_3d\['S1'\] \(a dict of actions\) must be a dict"),
+        ([1, 2], "must be a dict"),
+    ],
+)
 def test_h36m_reader_refuses_bad_arrays_and_nesting(positions, match: str, tmp_path: Path) -> None:
     _pickled_npz(tmp_path / "d.npz", positions_3d=positions)
     with pytest.raises(ValueError, match=match):
@@ -302,15 +312,29 @@ def test_cli_answers_every_error_with_one_line_and_status_2(tmp_path: Path, caps
     monkeypatch.setattr("posezoo.cli._cmd_info", broken)
     assert main(["info", "rtpca_small"]) == 2
     err = capsys.readouterr().err
-    assert err == "posezoo info: error: internal error RuntimeError: boom second line " \
-                  "(please report it; POSEZOO_TRACEBACK=1 shows the traceback)\n"
+    assert (
+        err == "posezoo info: error: internal error RuntimeError: boom second line "
+        "(please report it; POSEZOO_TRACEBACK=1 shows the traceback)\n"
+    )
 
 
 def test_cli_subprocess_prints_no_traceback(tmp_path: Path) -> None:
     (tmp_path / "x.h5").write_bytes(b"junk")
     proc = subprocess.run(
-        [sys.executable, "-m", "posezoo", "convert", "uplift_upsample", str(tmp_path / "x.h5"), str(tmp_path / "o"),
-         "--config", "{\"SEQUENCE_LENGTH\": 27}"], capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "posezoo",
+            "convert",
+            "uplift_upsample",
+            str(tmp_path / "x.h5"),
+            str(tmp_path / "o"),
+            "--config",
+            '{"SEQUENCE_LENGTH": 27}',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("posezoo convert: error: ") and proc.stderr.count("\n") == 1

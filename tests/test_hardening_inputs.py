@@ -67,25 +67,28 @@ def test_complex_stride_mask_is_refused(models: dict) -> None:
         models["uplift_upsample_small"](torch.randn(1, 27, 17, 2), torch.ones(1, 27, dtype=torch.complex64))
 
 
-@pytest.mark.parametrize("name,kwargs,match", [
-    ("rtpca_small", dict(norm_eps=-1.0), "norm_eps must be > 0"),
-    ("mixste_small", dict(mlp_ratio=float("inf")), "mlp_ratio must be a finite number"),
-    ("mixste_small", dict(mlp_ratio=0), "mlp_ratio must be > 0"),
-    ("mixste_small", dict(mlp_ratio=1e-3), r"gives an MLP of width int\(64 \* 0.001\) = 0"),
-    ("mixste_small", dict(drop_rate=float("nan")), "drop_rate must be a finite number"),
-    ("mixste_small", dict(attn_drop_rate=1.5), "attn_drop_rate must be <= 1"),
-    ("rtpca_small", dict(tpca_stages=10**12), "tpca_stages must be a positive int <= 256"),
-    ("rtpca_small", dict(depth=10**7), "depth must be a positive int <= 256"),
-    ("rtpca_small", dict(tpca=1), "tpca must be True or False"),
-    ("rtpca_small", dict(dim=8192, depth=200, num_heads=8), "parameters, more than the limit"),
-    ("uplift_upsample_small", dict(paddings=[[1.5, 1], [1, 1], [1, 1]]), r"paddings\[0\] must be \(left, right\)"),
-    ("uplift_upsample_small", dict(mlp_ratio=0), "mlp_ratio must be > 0"),
-    ("uplift_upsample_small", dict(drop_path_rate=[0.1, float("nan"), 0.0]), r"drop_path_rate\[1\]"),
-    ("uplift_upsample_small", dict(qkv_bias="false"), "qkv_bias must be True or False"),
-    ("mixsynthformer_3dpw_3d", dict(norm_eps=-1.0), "norm_eps must be > 0"),
-    ("mixsynthformer_3dpw_3d", dict(expansion_factor=float("inf")), "expansion_factor must be a finite number"),
-    ("mixsynthformer_3dpw_3d", dict(num_keyframes=10**9), "max_model_frames"),
-])
+@pytest.mark.parametrize(
+    "name,kwargs,match",
+    [
+        ("rtpca_small", dict(norm_eps=-1.0), "norm_eps must be > 0"),
+        ("mixste_small", dict(mlp_ratio=float("inf")), "mlp_ratio must be a finite number"),
+        ("mixste_small", dict(mlp_ratio=0), "mlp_ratio must be > 0"),
+        ("mixste_small", dict(mlp_ratio=1e-3), r"gives an MLP of width int\(64 \* 0.001\) = 0"),
+        ("mixste_small", dict(drop_rate=float("nan")), "drop_rate must be a finite number"),
+        ("mixste_small", dict(attn_drop_rate=1.5), "attn_drop_rate must be <= 1"),
+        ("rtpca_small", dict(tpca_stages=10**12), "tpca_stages must be a positive int <= 256"),
+        ("rtpca_small", dict(depth=10**7), "depth must be a positive int <= 256"),
+        ("rtpca_small", dict(tpca=1), "tpca must be True or False"),
+        ("rtpca_small", dict(dim=8192, depth=200, num_heads=8), "parameters, more than the limit"),
+        ("uplift_upsample_small", dict(paddings=[[1.5, 1], [1, 1], [1, 1]]), r"paddings\[0\] must be \(left, right\)"),
+        ("uplift_upsample_small", dict(mlp_ratio=0), "mlp_ratio must be > 0"),
+        ("uplift_upsample_small", dict(drop_path_rate=[0.1, float("nan"), 0.0]), r"drop_path_rate\[1\]"),
+        ("uplift_upsample_small", dict(qkv_bias="false"), "qkv_bias must be True or False"),
+        ("mixsynthformer_3dpw_3d", dict(norm_eps=-1.0), "norm_eps must be > 0"),
+        ("mixsynthformer_3dpw_3d", dict(expansion_factor=float("inf")), "expansion_factor must be a finite number"),
+        ("mixsynthformer_3dpw_3d", dict(num_keyframes=10**9), "max_model_frames"),
+    ],
+)
 def test_bad_constructor_kwargs_fail_at_construction(name: str, kwargs: dict, match: str) -> None:
     start = time.perf_counter()
     with pytest.raises((ValueError, TypeError), match=match):
@@ -106,12 +109,20 @@ def test_pyramid_lengths_and_windows_are_bounded() -> None:
     assert time.perf_counter() - start < 2
 
 
-@pytest.mark.parametrize("device,match", [
-    ("meta", "holds no data"), ("bogus", "is not a device"), ("cuda:99", "CUDA"), (3.5, "must be a str"),
-])
+@pytest.mark.parametrize(
+    "device,match",
+    [
+        ("meta", "holds no data"),
+        ("bogus", "is not a device"),
+        ("cuda:99", "CUDA"),
+        (3.5, "must be a str"),
+    ],
+)
 def test_lift_and_refine_validate_the_device_and_never_move_the_model(models: dict, device, match: str) -> None:
-    for fn, name, x in ((posezoo.lift, "rtpca_small", np.zeros((30, 17, 2))),
-                        (posezoo.refine, "mixsynthformer_3dpw_3d", np.zeros((60, 14, 3)))):
+    for fn, name, x in (
+        (posezoo.lift, "rtpca_small", np.zeros((30, 17, 2))),
+        (posezoo.refine, "mixsynthformer_3dpw_3d", np.zeros((60, 14, 3))),
+    ):
         model = models[name]
         before = {k: v.clone() for k, v in model.state_dict().items()}
         with pytest.raises((ValueError, TypeError), match=match):
@@ -138,9 +149,16 @@ def test_failed_call_moves_the_module_back(monkeypatch) -> None:
     assert moves == ["cpu", "cpu:0"]  # moved for the call, then back where it was
 
 
-@pytest.mark.parametrize("fn,args", [
-    (L.mpjpe_loss, 2), (L.wmpjpe_loss, 2), (L.pose_l1_loss, 2), (L.tc_loss, 1), (M.mpjpe, 2),
-])
+@pytest.mark.parametrize(
+    "fn,args",
+    [
+        (L.mpjpe_loss, 2),
+        (L.wmpjpe_loss, 2),
+        (L.pose_l1_loss, 2),
+        (L.tc_loss, 1),
+        (M.mpjpe, 2),
+    ],
+)
 def test_losses_and_metrics_refuse_empty_input(fn, args: int) -> None:
     empty = torch.zeros(0, 5, 17, 3)
     with pytest.raises(ValueError, match="is empty"):
@@ -151,8 +169,12 @@ def test_skeleton_helpers_refuse_nan_objects_and_bools() -> None:
     pose = np.random.default_rng(0).normal(size=(4, 17, 3))
     nan = pose.copy()
     nan[1, 3] = np.nan
-    for bad, error in ((nan, ValueError), (pose.astype(object), TypeError), (pose.astype(np.complex64), TypeError),
-                       (torch.zeros(4, 17, 3, dtype=torch.bool), TypeError)):
+    for bad, error in (
+        (nan, ValueError),
+        (pose.astype(object), TypeError),
+        (pose.astype(np.complex64), TypeError),
+        (torch.zeros(4, 17, 3, dtype=torch.bool), TypeError),
+    ):
         with pytest.raises(error):
             S.flip_pose(bad)
         with pytest.raises(error):
@@ -177,12 +199,17 @@ def test_skeleton_helpers_refuse_nan_objects_and_bools() -> None:
     h36m, h_conf = S.coco_to_h36m(coco, conf)
     profile = S.get_conversion("coco").rules_for("head_top")[3]
     assert profile.sources == ("nose", "right_eye", "right_ear", "right_shoulder", "left_shoulder")
-    np.testing.assert_allclose(h36m[1, h("head_top")], sum(w * coco[1, c(n)] for n, w in zip(profile.sources,
-                                                                                                profile.weights)))
-    assert h_conf[1, h("head_top")] == 1.0 and np.isnan(h36m[1, h("left_knee")]).all() and h_conf[1, h("left_knee")] == 0
+    np.testing.assert_allclose(
+        h36m[1, h("head_top")], sum(w * coco[1, c(n)] for n, w in zip(profile.sources, profile.weights))
+    )
+    assert (
+        h_conf[1, h("head_top")] == 1.0 and np.isnan(h36m[1, h("left_knee")]).all() and h_conf[1, h("left_knee")] == 0
+    )
     assert np.isfinite(h36m[[0, 2, 3]]).all() and np.isfinite(np.delete(h36m[1], h("left_knee"), 0)).all()
     conf[1, c("left_eye")] = 0.5  # a NaN the confidence calls usable
-    with pytest.raises(ValueError, match=r"NaN or inf values at 1 joints whose confidence is > 0 \(first at index \(1, 1\)\)"):
+    with pytest.raises(
+        ValueError, match=r"NaN or inf values at 1 joints whose confidence is > 0 \(first at index \(1, 1\)\)"
+    ):
         S.coco_to_h36m(coco, conf)
     assert np.isfinite(S.coco_to_h36m(coco, conf, min_confidence=0.5)[0][1, h("head_top")]).all()  # below threshold
     with pytest.raises(ValueError, match="pass confidence= with a score <= 0"):
@@ -194,16 +221,20 @@ def test_layout_conversions_refuse_unmarked_nan_and_bad_kinds(layout: str) -> No
     j = S.get_skeleton(layout).num_joints
     kp = np.random.default_rng(1).normal(size=(3, j, 2))
     conf = np.ones((3, j))
-    for bad, error, match in ((kp.astype(object), TypeError, "real numbers"),
-                              (kp.astype(np.complex128), TypeError, "real numbers"),
-                              (np.zeros((3, j, 2), bool), TypeError, "real numbers"),
-                              ([[0.0, 0.0]] * j, TypeError, "numpy array or torch tensor")):
+    for bad, error, match in (
+        (kp.astype(object), TypeError, "real numbers"),
+        (kp.astype(np.complex128), TypeError, "real numbers"),
+        (np.zeros((3, j, 2), bool), TypeError, "real numbers"),
+        ([[0.0, 0.0]] * j, TypeError, "numpy array or torch tensor"),
+    ):
         with pytest.raises(error, match=match):
             S.to_h36m(bad, layout)
-    for bad_conf, error, match in ((np.where(conf > 0, np.nan, 0), ValueError, "confidence contains NaN"),
-                                   (conf.astype(bool), TypeError, "real numbers"),
-                                   (torch.from_numpy(conf), TypeError, "must both be numpy arrays or both torch"),
-                                   (conf[:, :-1], ValueError, "confidence must have shape")):
+    for bad_conf, error, match in (
+        (np.where(conf > 0, np.nan, 0), ValueError, "confidence contains NaN"),
+        (conf.astype(bool), TypeError, "real numbers"),
+        (torch.from_numpy(conf), TypeError, "must both be numpy arrays or both torch"),
+        (conf[:, :-1], ValueError, "confidence must have shape"),
+    ):
         with pytest.raises(error, match=match):
             S.to_h36m(kp, layout, bad_conf)
     with pytest.raises(ValueError, match="min_confidence must be a finite number"):
@@ -248,8 +279,13 @@ def test_shared_validators() -> None:
     with pytest.raises(ValueError, match=r"posezoo.limits.max_depth"):
         check_int("depth", 10**6, limit="max_depth")
     assert check_float("x", np.float32(0.5), minimum=0.0) == 0.5
-    for bad, error in (("1", TypeError), (True, TypeError), (1j, TypeError), (float("nan"), ValueError),
-                       (10**400, ValueError)):
+    for bad, error in (
+        ("1", TypeError),
+        (True, TypeError),
+        (1j, TypeError),
+        (float("nan"), ValueError),
+        (10**400, ValueError),
+    ):
         with pytest.raises(error):
             check_float("x", bad)
     with pytest.raises(ValueError, match="x must be > 0"):

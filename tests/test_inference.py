@@ -44,8 +44,14 @@ class _UUOutput:
 class TinyUpliftUpsample(PoseModel):
     """Test-only stand-in: keyframe embedding, learnable upsampling token, temporal mixing."""
 
-    def __init__(self, num_frames: int = 9, num_joints: int = 17, output_stride: int = 2,
-                 input_strides: list = [2, 4, 8], dim: int = 8) -> None:  # noqa: B006
+    def __init__(
+        self,
+        num_frames: int = 9,
+        num_joints: int = 17,
+        output_stride: int = 2,
+        input_strides: tuple = (2, 4, 8),
+        dim: int = 8,
+    ) -> None:
         super().__init__()
         self.num_frames, self.num_joints, self.in_channels = num_frames, num_joints, 2
         self.output_stride, self.input_strides = output_stride, list(input_strides)
@@ -65,8 +71,9 @@ class TinyUpliftUpsample(PoseModel):
 class TinySynth(PoseModel):
     """Test-only MixSynthFormer stand-in: reads keyframes 0, K, ..., W-1 only."""
 
-    def __init__(self, sample_interval: int = 3, num_keyframes: int = 4, num_joints: int = 17,
-                 in_channels: int = 3) -> None:
+    def __init__(
+        self, sample_interval: int = 3, num_keyframes: int = 4, num_joints: int = 17, in_channels: int = 3
+    ) -> None:
         super().__init__()
         self.sample_interval, self.num_keyframes = sample_interval, num_keyframes
         self.num_frames = sample_interval * (num_keyframes - 1) + 1
@@ -120,19 +127,18 @@ def _lift_by_hand(model: nn.Module, x: np.ndarray, flip: bool) -> np.ndarray:
     if length < t:
         before = (t - length) // 2
         index = np.clip(np.arange(t) - before, 0, length - 1)
-        out[:] = run(x[index])[before:before + length]
+        out[:] = run(x[index])[before : before + length]
     else:
         for s in range(0, length - t + 1, t):
-            out[s:s + t] = run(x[s:s + t])
+            out[s : s + t] = run(x[s : s + t])
         rest = length % t
         if rest:
-            out[length - rest:] = run(x[length - t:])[t - rest:]
+            out[length - rest :] = run(x[length - t :])[t - rest :]
     return out - out[:, :1]
 
 
 @torch.no_grad()
-def _uplift_by_hand(model: TinyUpliftUpsample, keyframes: np.ndarray, s_in: int, length: int,
-                    flip: bool) -> np.ndarray:
+def _uplift_by_hand(model: TinyUpliftUpsample, keyframes: np.ndarray, s_in: int, length: int, flip: bool) -> np.ndarray:
     """One window per output centre (every s_out-th frame, the last at or past the end), then np.interp."""
     n, s_out = model.num_frames, model.output_stride
     centres = list(range(0, length, s_out))
@@ -170,8 +176,8 @@ def _refine_by_hand(model: TinySynth, x: np.ndarray, step: int) -> np.ndarray:
     total, count = np.zeros(padded.shape), np.zeros(len(padded))
     for s in range(0, len(padded) - w + 1, stride):
         assert s % model.sample_interval == 0  # keyframes stay on the global grid
-        total[s:s + w] += model(torch.tensor(padded[s:s + w][None], dtype=torch.float32))[0].numpy()
-        count[s:s + w] += 1
+        total[s : s + w] += model(torch.tensor(padded[s : s + w][None], dtype=torch.float32))[0].numpy()
+        count[s : s + w] += 1
     return (total / count.reshape(-1, *[1] * (x.ndim - 1)))[:length]
 
 
@@ -452,6 +458,7 @@ def test_example_lift_coco_json(tmp_path) -> None:
     inlier = confidence >= 0.7  # DetectorNoise: inliers 2 px jitter, outliers / missing score lower
     assert inlier.mean() > 0.95 and np.abs(keypoints[inlier] - truth[inlier]).max() < 20
     torch.manual_seed(0)
-    out = posezoo.lift(keypoints, example.DemoLifter(), image_size=(w, h), layout="coco",
-                       confidence=confidence, min_confidence=0.1)
+    out = posezoo.lift(
+        keypoints, example.DemoLifter(), image_size=(w, h), layout="coco", confidence=confidence, min_confidence=0.1
+    )
     assert out.shape == (205, 17, 3) and np.isfinite(out).all()

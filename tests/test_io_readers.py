@@ -52,11 +52,28 @@ def test_coco_results_best_person_missing_frames_and_tracks(tmp_path: Path) -> N
 
 
 def test_coco_annotations_and_wholebody_parts(tmp_path: Path) -> None:
-    images = [{"id": 11, "frame_id": 1, "width": 1280, "height": 720}, {"id": 10, "frame_id": 0,
-                                                                          "width": 1280, "height": 720}]
-    body, foot, face, lh, rh = _kp(0, joints=17), _kp(0, joints=6), _kp(0, joints=68), _kp(0, joints=21), _kp(0, joints=21)
-    ann = [{"image_id": 11, "keypoints": _flat(body), "foot_kpts": _flat(foot), "face_kpts": _flat(face),
-            "lefthand_kpts": _flat(lh), "righthand_kpts": _flat(rh), "score": 1.0}]
+    images = [
+        {"id": 11, "frame_id": 1, "width": 1280, "height": 720},
+        {"id": 10, "frame_id": 0, "width": 1280, "height": 720},
+    ]
+    body, foot, face, lh, rh = (
+        _kp(0, joints=17),
+        _kp(0, joints=6),
+        _kp(0, joints=68),
+        _kp(0, joints=21),
+        _kp(0, joints=21),
+    )
+    ann = [
+        {
+            "image_id": 11,
+            "keypoints": _flat(body),
+            "foot_kpts": _flat(foot),
+            "face_kpts": _flat(face),
+            "lefthand_kpts": _flat(lh),
+            "righthand_kpts": _flat(rh),
+            "score": 1.0,
+        }
+    ]
     path = tmp_path / "wb.json"
     path.write_text(json.dumps({"images": images, "annotations": ann}))
     seq = pio.read_keypoints(path)
@@ -66,19 +83,28 @@ def test_coco_annotations_and_wholebody_parts(tmp_path: Path) -> None:
     np.testing.assert_allclose(seq.keypoints[1], np.concatenate([body, foot, face, lh, rh]), atol=1e-4)
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{not json", "is not a valid keypoint JSON file: JSONDecodeError"),
-    (json.dumps([{"image_id": 0}]), "lacks 'image_id' or 'keypoints'"),
-    (json.dumps([{"image_id": 0, "keypoints": [1, 2]}]), "flat list"),
-    (json.dumps([{"image_id": 0, "keypoints": _flat(_kp(0))}, {"image_id": 1, "keypoints": _flat(_kp(0, joints=5))}]),
-     "has 5 keypoints, earlier ones 17"),
-    (json.dumps([{"image_id": "a.jpg", "keypoints": _flat(_kp(0))}]), "frame numbers must be integers"),
-    (json.dumps([{"image_id": 0, "keypoints": _flat(_kp(0, joints=11))}]), "matches no known layout"),
-    (json.dumps([{"image_id": 0, "keypoints": ["x"] * 51}]), "not a list of numbers"),
-    (json.dumps({"annotations": [{"image_id": 3, "keypoints": _flat(_kp(0))}], "images": [{"id": 1}]}),
-     "not in 'images'"),
-    (json.dumps([{"image_id": 0, "keypoints": _flat(_kp(0)), "category_id": 3}]), "no detections"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "is not a valid keypoint JSON file: JSONDecodeError"),
+        (json.dumps([{"image_id": 0}]), "lacks 'image_id' or 'keypoints'"),
+        (json.dumps([{"image_id": 0, "keypoints": [1, 2]}]), "flat list"),
+        (
+            json.dumps(
+                [{"image_id": 0, "keypoints": _flat(_kp(0))}, {"image_id": 1, "keypoints": _flat(_kp(0, joints=5))}]
+            ),
+            "has 5 keypoints, earlier ones 17",
+        ),
+        (json.dumps([{"image_id": "a.jpg", "keypoints": _flat(_kp(0))}]), "frame numbers must be integers"),
+        (json.dumps([{"image_id": 0, "keypoints": _flat(_kp(0, joints=11))}]), "matches no known layout"),
+        (json.dumps([{"image_id": 0, "keypoints": ["x"] * 51}]), "not a list of numbers"),
+        (
+            json.dumps({"annotations": [{"image_id": 3, "keypoints": _flat(_kp(0))}], "images": [{"id": 1}]}),
+            "not in 'images'",
+        ),
+        (json.dumps([{"image_id": 0, "keypoints": _flat(_kp(0)), "category_id": 3}]), "no detections"),
+    ],
+)
 def test_coco_malformed_files_name_the_file(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)
@@ -139,13 +165,23 @@ def test_openpose_malformed(tmp_path: Path) -> None:
 
 def _instance(frame: int, person: int, joints: int, bbox_score: float, **extra) -> dict:
     xy = _kp(frame, person, joints)
-    return {"keypoints": xy.tolist(), "keypoint_scores": [0.7] * joints, "bbox": [[0, 0, 10, 10]],
-            "bbox_score": bbox_score, **extra}
+    return {
+        "keypoints": xy.tolist(),
+        "keypoint_scores": [0.7] * joints,
+        "bbox": [[0, 0, 10, 10]],
+        "bbox_score": bbox_score,
+        **extra,
+    }
 
 
 def test_mmpose_demo_video_file(tmp_path: Path) -> None:
-    frames = [{"frame_id": f, "instances": [] if f == 3 else
-               [_instance(f, 0, 26, 0.9, track_id=0), _instance(f, 1, 26, 0.5, track_id=1)]} for f in (1, 2, 3, 4)]
+    frames = [
+        {
+            "frame_id": f,
+            "instances": [] if f == 3 else [_instance(f, 0, 26, 0.9, track_id=0), _instance(f, 1, 26, 0.5, track_id=1)],
+        }
+        for f in (1, 2, 3, 4)
+    ]
     path = tmp_path / "pred.json"
     path.write_text(json.dumps({"meta_info": {"dataset_name": "halpe26"}, "instance_info": frames}))
     seq = pio.read_mmpose(path)
@@ -170,8 +206,15 @@ def test_mmpose_inferencer_and_image_files(tmp_path: Path) -> None:
     assert one.num_frames == 1 and one.layout == "coco"
     np.testing.assert_allclose(one.keypoints[0], _kp(0, 1, 17), atol=1e-4)  # the higher bbox_score
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"instance_info": [{"frame_id": 0, "instances": [{"keypoints": [[1, 2]] * 17,
-                                                                                 "keypoint_scores": [1] * 5}]}]}))
+    bad.write_text(
+        json.dumps(
+            {
+                "instance_info": [
+                    {"frame_id": 0, "instances": [{"keypoints": [[1, 2]] * 17, "keypoint_scores": [1] * 5}]}
+                ]
+            }
+        )
+    )
     with pytest.raises(ValueError, match="bad.json: frame 0 instance 0 has 5 keypoint_scores for 17 keypoints"):
         pio.read_keypoints(bad)
     bad.write_text(json.dumps({"instance_info": [{"frame_id": "x", "instances": []}]}))

@@ -11,10 +11,20 @@ from posezoo.layers import KeyframeInterpolation, interpolation_matrix
 def test_linear_matrix_values() -> None:
     m = interpolation_matrix(3, 4, "linear")  # T = 9
     assert m.shape == (9, 3)
-    expected = torch.tensor([
-        [1, 0, 0], [0.75, 0.25, 0], [0.5, 0.5, 0], [0.25, 0.75, 0], [0, 1, 0],
-        [0, 0.75, 0.25], [0, 0.5, 0.5], [0, 0.25, 0.75], [0, 0, 1],
-    ], dtype=torch.float64)
+    expected = torch.tensor(
+        [
+            [1, 0, 0],
+            [0.75, 0.25, 0],
+            [0.5, 0.5, 0],
+            [0.25, 0.75, 0],
+            [0, 1, 0],
+            [0, 0.75, 0.25],
+            [0, 0.5, 0.5],
+            [0, 0.25, 0.75],
+            [0, 0, 1],
+        ],
+        dtype=torch.float64,
+    )
     torch.testing.assert_close(m, expected, rtol=0, atol=0)
 
 
@@ -41,7 +51,7 @@ def test_cubic_is_the_natural_spline() -> None:
     # at the ends tend to 0 and match from both sides at an interior knot.
     fine = interpolation_matrix(n, 400, "cubic") @ y
     h = 1 / 400
-    second = (fine[2:] - 2 * fine[1:-1] + fine[:-2]) / h ** 2
+    second = (fine[2:] - 2 * fine[1:-1] + fine[:-2]) / h**2
     assert abs(second[0]) < 0.05 and abs(second[-1]) < 0.05
     left, right = second[400 - 2], second[400]
     assert abs(left - right) < 0.05

@@ -35,8 +35,14 @@ def test_detector_layouts_names_sizes_and_flip_pairs() -> None:
     assert sk.HALPE_26.joint_names[:17] == sk.COCO_17.joint_names
     assert sk.HALPE_26.joint_names[17:20] == ("head", "neck", "hip")
     wb = sk.COCO_WHOLEBODY_133
-    assert wb.joint_names[17:23] == ("left_big_toe", "left_small_toe", "left_heel", "right_big_toe",
-                                     "right_small_toe", "right_heel")
+    assert wb.joint_names[17:23] == (
+        "left_big_toe",
+        "left_small_toe",
+        "left_heel",
+        "right_big_toe",
+        "right_small_toe",
+        "right_heel",
+    )
     assert wb.joint_names[91] == "left_hand_root" and wb.joint_names[112] == "right_hand_root"
     perm = wb.flip_permutation  # 300-W face: jaw 0 <-> 16, eye corners 36 <-> 45, mouth corners 48 <-> 54
     assert perm[23 + 0] == 23 + 16 and perm[23 + 36] == 23 + 45 and perm[23 + 48] == 23 + 54
@@ -45,8 +51,12 @@ def test_detector_layouts_names_sizes_and_flip_pairs() -> None:
     assert sk.OPENPOSE_25.joint_names[1] == "neck" and sk.OPENPOSE_25.joint_names[8] == "mid_hip"
     assert sk.OPENPOSE_25.flip_permutation[2] == 5  # right_shoulder <-> left_shoulder
     assert sk.MEDIAPIPE_33.joint_names[31] == "left_foot_index" and sk.MEDIAPIPE_33.flip_permutation[9] == 10
-    for alias, name in {"openpose": "openpose25", "blazepose": "mediapipe33", "wholebody": "coco_wholebody",
-                        "alphapose": "halpe26"}.items():
+    for alias, name in {
+        "openpose": "openpose25",
+        "blazepose": "mediapipe33",
+        "wholebody": "coco_wholebody",
+        "alphapose": "halpe26",
+    }.items():
         assert sk.get_skeleton(alias).name == name
 
 
@@ -55,8 +65,9 @@ def test_synthetic_keypoints_mirror_with_the_pose(layout: str) -> None:
     pose = posezoo.data.load_sample("06_01").pose_3d[::20].astype(np.float64)
     synth = sk.synthesize_keypoints(pose, layout)
     assert synth.shape == (len(pose), sk.get_skeleton(layout).num_joints, 3)
-    np.testing.assert_allclose(sk.synthesize_keypoints(sk.flip_pose(pose), layout), sk.flip_pose(synth, layout),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        sk.synthesize_keypoints(sk.flip_pose(pose), layout), sk.flip_pose(synth, layout), atol=1e-12
+    )
     if layout != "h36m":  # shared joints: shoulders .. ankles are the H36M joints, detector hips 15 % wider
         s, h = sk.get_skeleton(layout), sk.H36M_17
         np.testing.assert_allclose(synth[:, s.index("left_knee")], pose[:, h.index("left_knee")])
@@ -91,7 +102,10 @@ def test_synthetic_detector_keypoints_convert_back_to_h36m(layout: str) -> None:
     assert err[:, hj("thorax")].mean() < 4.0 and err[:, hj("head_top")].mean() < 10.0
     # the old conversion (head top = eye midpoint, thorax = shoulder midpoint) is far off on the same data
     c = sk.COCO_17.index
-    assert np.linalg.norm((det[:, c("left_eye")] + det[:, c("right_eye")]) / 2 - h36m[:, hj("head_top")], axis=-1).mean() > 20
+    assert (
+        np.linalg.norm((det[:, c("left_eye")] + det[:, c("right_eye")]) / 2 - h36m[:, hj("head_top")], axis=-1).mean()
+        > 20
+    )
 
 
 def test_wholebody_body_part_converts_exactly_as_coco() -> None:
@@ -107,8 +121,10 @@ def test_wholebody_body_part_converts_exactly_as_coco() -> None:
     model = posezoo.create_model("_test_tiny_lifter")
     np.testing.assert_array_equal(
         posezoo.lift(wb, model, layout="coco_wholebody", image_size=(1000, 1000), confidence=conf, min_confidence=0.4),
-        posezoo.lift(wb[:, :17], model, layout="coco", image_size=(1000, 1000), confidence=conf[:, :17],
-                     min_confidence=0.4))
+        posezoo.lift(
+            wb[:, :17], model, layout="coco", image_size=(1000, 1000), confidence=conf[:, :17], min_confidence=0.4
+        ),
+    )
 
 
 def test_confidence_picks_the_first_usable_rule() -> None:
@@ -197,15 +213,15 @@ def test_rule_and_conversion_validation() -> None:
         sk.synthesize_keypoints(np.zeros((17, 3)), "humaneva")
     np.testing.assert_array_equal(  # no registered conversion but every joint by name: reordering
         sk.convert_layout(np.arange(34.0).reshape(17, 2), "uplift_upsample", "h36m"),
-        sk.reorder_joints(np.arange(34.0).reshape(17, 2), "uplift_upsample", "h36m"))
+        sk.reorder_joints(np.arange(34.0).reshape(17, 2), "uplift_upsample", "h36m"),
+    )
 
 
 def test_fit_affine_weights_recovers_known_weights() -> None:
     rng = np.random.default_rng(2)
     src = rng.normal(size=(500, 3, 2))
     w = np.array([0.7, -0.2, 0.5])
-    np.testing.assert_allclose(fit_affine_weights(src, np.einsum("nkc,k->nc", src, w)), w,
-                               atol=1e-10)
+    np.testing.assert_allclose(fit_affine_weights(src, np.einsum("nkc,k->nc", src, w)), w, atol=1e-10)
     tied = fit_affine_weights(src, np.einsum("nkc,k->nc", src, w), groups=[[0, 2], [1]])
     assert tied[0] == tied[2] and abs(tied.sum() - 1) < 1e-12
     ridge = fit_affine_weights(src, np.einsum("nkc,k->nc", src, w), noise=1.0)  # shrinks towards equal weights

@@ -129,7 +129,7 @@ def test_rtpca_loss_matches_reference_formula(seq) -> None:
     # coefficients are honoured and composite = sum of the component losses
     got2 = L.rtpca_loss(torch.from_numpy(p), torch.from_numpy(g), lambda_t=1.5, lambda_m=0.25).item()
     assert abs(got2 - ref_rtpca(p, g, H36M_W, 1.5, 0.25)) < ATOL
-    parts = (L.wmpjpe_loss(p, g) + 1.5 * L.tc_loss(p) + 0.25 * L.mpjve_loss(p, g))
+    parts = L.wmpjpe_loss(p, g) + 1.5 * L.tc_loss(p) + 0.25 * L.mpjve_loss(p, g)
     assert abs(got2 - parts) < 1e-12
 
 
@@ -162,7 +162,9 @@ def test_pose_l1_and_future_mpjpe() -> None:
     p, g = rng.normal(size=(2, 8, 17, 3)), rng.normal(size=(2, 8, 17, 3))
     l1 = sum(abs(p[idx] - g[idx]) for idx in np.ndindex(p.shape)) / p.size
     assert abs(L.PoseL1Loss()(torch.from_numpy(p), torch.from_numpy(g)).item() - l1) < ATOL
-    assert abs(L.pose_l1_loss(p, g) - torch.nn.functional.l1_loss(torch.from_numpy(p), torch.from_numpy(g)).item()) < 1e-12
+    assert (
+        abs(L.pose_l1_loss(p, g) - torch.nn.functional.l1_loss(torch.from_numpy(p), torch.from_numpy(g)).item()) < 1e-12
+    )
     hist = 5
     fut = [np.linalg.norm(p[b, t, j] - g[b, t, j]) for b in range(2) for t in range(hist, 8) for j in range(17)]
     assert abs(L.FutureMPJPE(hist)(torch.from_numpy(p), torch.from_numpy(g)).item() - np.mean(fut)) < ATOL

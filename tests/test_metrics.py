@@ -24,7 +24,9 @@ ATOL = 1e-6
 # ---------------------------------------------------------------- loop references (numpy, float64)
 def ref_mpjpe_pose(p: np.ndarray, g: np.ndarray) -> float:
     """One pose (J, C)."""
-    return sum(math.sqrt(sum((p[j, c] - g[j, c]) ** 2 for c in range(p.shape[1]))) for j in range(p.shape[0])) / p.shape[0]
+    return (
+        sum(math.sqrt(sum((p[j, c] - g[j, c]) ** 2 for c in range(p.shape[1]))) for j in range(p.shape[0])) / p.shape[0]
+    )
 
 
 def ref_n_mpjpe_pose(p: np.ndarray, g: np.ndarray) -> float:
@@ -263,13 +265,18 @@ def test_n_mpjpe_negative_scale_can_beat_p_mpjpe() -> None:
 @pytest.mark.parametrize("case", ["all_equal", "all_zero", "collinear", "zero_target", "identical"])
 def test_p_mpjpe_degenerate_is_finite_with_finite_gradients(case: str) -> None:
     g = torch.randn(4, 17, 3, dtype=torch.float64)
-    p = {
-        "all_equal": torch.ones(4, 17, 3, dtype=torch.float64),
-        "all_zero": torch.zeros(4, 17, 3, dtype=torch.float64),
-        "collinear": torch.arange(17.0, dtype=torch.float64)[None, :, None] * torch.tensor([1.0, 2.0, 0.5]).double(),
-        "zero_target": torch.randn(4, 17, 3, dtype=torch.float64),
-        "identical": g.clone(),
-    }[case].expand(4, 17, 3).clone()
+    p = (
+        {
+            "all_equal": torch.ones(4, 17, 3, dtype=torch.float64),
+            "all_zero": torch.zeros(4, 17, 3, dtype=torch.float64),
+            "collinear": torch.arange(17.0, dtype=torch.float64)[None, :, None]
+            * torch.tensor([1.0, 2.0, 0.5]).double(),
+            "zero_target": torch.randn(4, 17, 3, dtype=torch.float64),
+            "identical": g.clone(),
+        }[case]
+        .expand(4, 17, 3)
+        .clone()
+    )
     if case == "zero_target":
         g = torch.zeros_like(g)
     p.requires_grad_()

@@ -14,8 +14,17 @@ from posezoo.models.mixsynthformer import MixSynthFormer
 
 
 def _small(**kw) -> MixSynthFormer:
-    cfg = dict(num_joints=5, in_channels=3, sample_interval=4, num_keyframes=4, dim=16, depth=2,
-               reduce_token=2, reduce_channel=1, dropout=0.0)
+    cfg = dict(
+        num_joints=5,
+        in_channels=3,
+        sample_interval=4,
+        num_keyframes=4,
+        dim=16,
+        depth=2,
+        reduce_token=2,
+        reduce_channel=1,
+        dropout=0.0,
+    )
     cfg.update(kw)
     return MixSynthFormer(**cfg).eval()
 
@@ -121,7 +130,10 @@ def test_prediction_with_fixed_recovery_holds_last_keyframe_before_refinement() 
 
 
 ABLATIONS = (
-    [dict(attn_generation=g, se=se) for g, se in itertools.product(["synth", "dense", "random", "vanilla"], [True, False])]
+    [
+        dict(attn_generation=g, se=se)
+        for g, se in itertools.product(["synth", "dense", "random", "vanilla"], [True, False])
+    ]
     + [dict(mixing="sum"), dict(branches="temporal"), dict(branches="channel")]
     + [dict(reduce_token=rt, reduce_channel=rc) for rt, rc in [(1, 1), (4, 2), (13, 16), (3, 4)]]
     + [dict(interp=i) for i in ["linear", "cubic", "nearest"]]

@@ -57,17 +57,32 @@ def test_intermediate_activations_match() -> None:
         for lay in model.encoder.layers[1:]:
             deep = lay(deep)
         final = model.norm(deep)
-    for name, ours in [("interp", interp), ("embedding", h), ("layer0_token_branch", t),
-                       ("layer0_channel_branch", c), ("layer0_split_weights", w),
-                       ("layer0_synthmix_out", mixed), ("layer0_out", out0), ("final_norm_out", final)]:
+    for name, ours in [
+        ("interp", interp),
+        ("embedding", h),
+        ("layer0_token_branch", t),
+        ("layer0_channel_branch", c),
+        ("layer0_split_weights", w),
+        ("layer0_synthmix_out", mixed),
+        ("layer0_out", out0),
+        ("final_norm_out", final),
+    ]:
         np.testing.assert_allclose(ours[0].numpy(), ref[name], atol=ATOL, rtol=RTOL, err_msg=name)
 
 
 def test_inferred_architecture_and_dropped_keys() -> None:
     conv = convert_official("mixsynthformer", CKPT)
     assert conv.arch_kwargs == dict(
-        num_joints=17, in_channels=3, sample_interval=10, num_keyframes=11, dim=64, depth=4,
-        expansion_factor=2, reduce_token=4, reduce_channel=1, interp="learned",
+        num_joints=17,
+        in_channels=3,
+        sample_interval=10,
+        num_keyframes=11,
+        dim=64,
+        depth=4,
+        expansion_factor=2,
+        reduce_token=4,
+        reduce_channel=1,
+        interp="learned",
     )
     unused = json.loads((CASE / "config.json").read_text())["unused_in_forward_parameter_keys"]
     assert sorted(conv.dropped_keys) == sorted(unused)
@@ -95,7 +110,10 @@ def test_official_config_is_checked_and_eval_py_reduce_factors_are_overridden() 
     with pytest.raises(ValueError, match="unknown MixSynthFormer config keys"):
         posezoo.from_official("mixsynthformer", CKPT, config={"window": 3})
     model = posezoo.from_official("mixsynthformer", CKPT, config=CASE / "config.json")  # the file itself
-    assert model.init_kwargs["reduce_token"] == 4 and model.pretrained_cfg["joint_layout_source"] == "known data set layout"
+    assert (
+        model.init_kwargs["reduce_token"] == 4
+        and model.pretrained_cfg["joint_layout_source"] == "known data set layout"
+    )
     with pytest.raises(ValueError, match="joint_order must be 'h36m' or 'official'"):
         posezoo.from_official("mixsynthformer", CKPT, joint_order="coco")
     model = posezoo.from_official("mixsynthformer", CKPT, config={"num_joints": 51})
@@ -112,8 +130,13 @@ def test_create_model_with_official_path() -> None:
 
 
 # ---------------------------------------------------------------- other shapes (held-back-like cases)
-_INVERSE = [(r"^embed\.", "encoder_emb."), (r"^temporal_interp\.", "l_interp."), (r"^head\.", "fc."),
-            (r"\.attn\.", ".synth_att."), (r"\.mlp\.", ".ff.")]
+_INVERSE = [
+    (r"^embed\.", "encoder_emb."),
+    (r"^temporal_interp\.", "l_interp."),
+    (r"^head\.", "fc."),
+    (r"\.attn\.", ".synth_att."),
+    (r"\.mlp\.", ".ff."),
+]
 
 
 def _to_official(sd: dict) -> dict:
@@ -129,22 +152,65 @@ def _to_official(sd: dict) -> dict:
 
 def _save_official(tmp_path, model: MixSynthFormer, name: str = "checkpoint.pth.tar"):
     path = tmp_path / name
-    torch.save({"epoch": 3, "state_dict": _to_official(model.state_dict()),
-                "performance": {"output_mpjpe": torch.tensor(50.0)}, "optimizer": {"state": {}, "param_groups": []}},
-               path)
+    torch.save(
+        {
+            "epoch": 3,
+            "state_dict": _to_official(model.state_dict()),
+            "performance": {"output_mpjpe": torch.tensor(50.0)},
+            "optimizer": {"state": {}, "param_groups": []},
+        },
+        path,
+    )
     return path
 
 
-@pytest.mark.parametrize("cfg", [
-    dict(num_joints=15, in_channels=2, sample_interval=10, num_keyframes=2, dim=32, depth=2, reduce_token=4,
-         reduce_channel=1),
-    dict(num_joints=14, in_channels=3, sample_interval=5, num_keyframes=6, dim=24, depth=3, reduce_token=3,
-         reduce_channel=2, expansion_factor=3),
-    dict(num_joints=24, in_channels=6, sample_interval=2, num_keyframes=5, dim=16, depth=1, reduce_token=1,
-         reduce_channel=4),
-    dict(num_joints=7, in_channels=3, sample_interval=3, num_keyframes=4, dim=20, depth=2, reduce_token=1,
-         reduce_channel=1),
-], ids=["jhmdb2d", "rt3rc2e3", "smpl6d_rt1rc4", "odd_rt1rc1"])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        dict(
+            num_joints=15,
+            in_channels=2,
+            sample_interval=10,
+            num_keyframes=2,
+            dim=32,
+            depth=2,
+            reduce_token=4,
+            reduce_channel=1,
+        ),
+        dict(
+            num_joints=14,
+            in_channels=3,
+            sample_interval=5,
+            num_keyframes=6,
+            dim=24,
+            depth=3,
+            reduce_token=3,
+            reduce_channel=2,
+            expansion_factor=3,
+        ),
+        dict(
+            num_joints=24,
+            in_channels=6,
+            sample_interval=2,
+            num_keyframes=5,
+            dim=16,
+            depth=1,
+            reduce_token=1,
+            reduce_channel=4,
+        ),
+        dict(
+            num_joints=7,
+            in_channels=3,
+            sample_interval=3,
+            num_keyframes=4,
+            dim=20,
+            depth=2,
+            reduce_token=1,
+            reduce_channel=1,
+        ),
+    ],
+    ids=["jhmdb2d", "rt3rc2e3", "smpl6d_rt1rc4", "odd_rt1rc1"],
+)
 def test_shapes_inferred_for_other_configurations(tmp_path, cfg: dict) -> None:
     torch.manual_seed(0)
     source = MixSynthFormer(**cfg, keep_unused_value_reduce=True).eval()
@@ -169,8 +235,9 @@ def test_shapes_inferred_for_other_configurations(tmp_path, cfg: dict) -> None:
 
 
 def test_broken_checkpoints_list_offending_keys(tmp_path) -> None:
-    source = MixSynthFormer(num_joints=5, in_channels=3, sample_interval=2, num_keyframes=3, dim=8, depth=2,
-                            reduce_token=2)
+    source = MixSynthFormer(
+        num_joints=5, in_channels=3, sample_interval=2, num_keyframes=3, dim=8, depth=2, reduce_token=2
+    )
     sd = _to_official(source.state_dict())
     extra = dict(sd, **{"encoder.layers.0.synth_att.pos_embed": torch.zeros(3)})
     torch.save({"state_dict": extra}, tmp_path / "extra.pth.tar")

@@ -184,15 +184,18 @@ def test_optimized_model_deep_copies_and_saves(tmp_path) -> None:
             torch.testing.assert_close(other(x), fast(x), atol=0, rtol=0)
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    (dict(dtype=torch.float64), ValueError),
-    (dict(dtype="bfloat16"), TypeError),
-    (dict(backend="tensorrt"), ValueError),
-    (dict(threads=0), ValueError),
-    (dict(threads=True), ValueError),
-    (dict(threads="many"), ValueError),
-    (dict(backend="onednn", device="meta"), ValueError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(dtype=torch.float64), ValueError),
+        (dict(dtype="bfloat16"), TypeError),
+        (dict(backend="tensorrt"), ValueError),
+        (dict(threads=0), ValueError),
+        (dict(threads=True), ValueError),
+        (dict(threads="many"), ValueError),
+        (dict(backend="onednn", device="meta"), ValueError),
+    ],
+)
 def test_bad_arguments_raise(kwargs: dict, error: type) -> None:
     with pytest.raises(error):
         posezoo.optimize_for_inference(nn.Linear(4, 4), **kwargs)

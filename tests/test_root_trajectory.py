@@ -27,8 +27,7 @@ def _views(clips: int = 6, seed: int = 0):
 def test_exact_3d_and_2d_recover_the_root_to_millimetres() -> None:
     worst = 0.0
     for c3, px, cam in _views():
-        root = posezoo.root_trajectory(px, c3 - c3[:, :1], focal_length=cam.focal_length,
-                                       principal_point=cam.center)
+        root = posezoo.root_trajectory(px, c3 - c3[:, :1], focal_length=cam.focal_length, principal_point=cam.center)
         assert root.shape == (len(c3), 3) and root.dtype == np.float64
         worst = max(worst, float(np.abs(root - c3[:, 0]).max()))
         assert (root[:, 2] > 1.0).all()  # in front of the camera, metres
@@ -46,7 +45,7 @@ def test_confidence_missing_joints_and_frames() -> None:
     px[20:25] = np.nan
     conf[20:25] = 0.0  # five frames without a detection: interpolated over time
     root = posezoo.root_trajectory(px, rel, confidence=conf, **kw)
-    ok = np.r_[0:20, 25:len(c3)]
+    ok = np.r_[0:20, 25 : len(c3)]
     np.testing.assert_allclose(root[ok], c3[ok, 0], atol=1e-6)
     for f in range(20, 25):
         np.testing.assert_allclose(root[f], c3[19, 0] + (c3[25, 0] - c3[19, 0]) * (f - 19) / 6, atol=1e-9)
@@ -72,14 +71,20 @@ def test_smoothing_reduces_the_error_of_noisy_predictions() -> None:
         for c3, px, cam in _views(clips=4):
             rel = c3 - c3[:, :1] + np.random.default_rng(7).normal(0, 0.03, c3.shape)  # a 30 mm "prediction"
             rel -= rel[:, :1]
-            root = posezoo.root_trajectory(px + rng.normal(0, 2, px.shape), rel, focal_length=cam.focal_length,
-                                           principal_point=cam.center, smooth=smooth)
+            root = posezoo.root_trajectory(
+                px + rng.normal(0, 2, px.shape),
+                rel,
+                focal_length=cam.focal_length,
+                principal_point=cam.center,
+                smooth=smooth,
+            )
             e.append(np.linalg.norm(root - c3[:, 0], axis=-1))
         errs[smooth] = float(np.concatenate(e).mean())
     assert errs[3.0] < 0.6 * errs[None] and errs[3.0] < 0.06  # metres
     c3, px, cam = _views(clips=1)[0]  # smoothing the exact solution keeps it within a centimetre
-    root = posezoo.root_trajectory(px, c3 - c3[:, :1], focal_length=cam.focal_length, principal_point=cam.center,
-                                   smooth=2.0)
+    root = posezoo.root_trajectory(
+        px, c3 - c3[:, :1], focal_length=cam.focal_length, principal_point=cam.center, smooth=2.0
+    )
     assert np.abs(root - c3[:, 0]).max() < 0.01
 
 
@@ -94,8 +99,12 @@ def test_default_intrinsics_and_torch() -> None:
     with pytest.warns(UserWarning):
         intr = default_intrinsics((1920, 1080))
     assert intr.focal_length == (np.hypot(1920, 1080),) * 2 and intr.principal_point == (960.0, 540.0)
-    t = posezoo.root_trajectory(torch.from_numpy(px).float(), torch.from_numpy(rel).float(),
-                                focal_length=float(cam.focal_length[0]), principal_point=cam.center)
+    t = posezoo.root_trajectory(
+        torch.from_numpy(px).float(),
+        torch.from_numpy(rel).float(),
+        focal_length=float(cam.focal_length[0]),
+        principal_point=cam.center,
+    )
     assert isinstance(t, torch.Tensor) and t.dtype == torch.float32
     np.testing.assert_allclose(t.numpy(), c3[:, 0], atol=1e-3)
     with pytest.raises(ValueError, match="image_size"):
@@ -116,12 +125,18 @@ def test_lift_with_camera_returns_camera_space_poses() -> None:
     model = posezoo.create_model("_test_tiny_lifter")
     rel = posezoo.lift(px, model, image_size=s.image_size, flip_tta=False)
     cam = posezoo.lift(px, model, image_size=s.image_size, flip_tta=False, camera=s.camera)
-    expected_root = posezoo.root_trajectory(px, rel, focal_length=s.camera.focal_length,
-                                            principal_point=s.camera.center)
+    expected_root = posezoo.root_trajectory(
+        px, rel, focal_length=s.camera.focal_length, principal_point=s.camera.center
+    )
     np.testing.assert_allclose(cam, rel + expected_root[:, None].astype(np.float32), atol=1e-5)
     np.testing.assert_allclose(cam[:, 0], expected_root, atol=1e-5)
-    same = posezoo.lift(px, model, image_size=s.image_size, flip_tta=False,
-                        camera={"focal_length": s.camera.focal_length, "principal_point": s.camera.center})
+    same = posezoo.lift(
+        px,
+        model,
+        image_size=s.image_size,
+        flip_tta=False,
+        camera={"focal_length": s.camera.focal_length, "principal_point": s.camera.center},
+    )
     np.testing.assert_array_equal(same, cam)
     intr = Intrinsics(tuple(s.camera.focal_length), tuple(s.camera.center))
     np.testing.assert_array_equal(posezoo.lift(px, model, image_size=s.image_size, flip_tta=False, camera=intr), cam)

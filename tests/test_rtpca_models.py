@@ -54,7 +54,8 @@ def test_ablation_switches_change_the_parameter_count_as_expected() -> None:
     amplify = _conv_params(c, (6 - 2 * 2, 13 - 2 * 5, 27 - 2 * 12))
     assert count_parameters(RTPCA(**SMALL, tpca_amplify="linear")) == full - depth * amplify
     assert count_parameters(RTPCA(**{**SMALL, "depth": 4})) - full == count_parameters(
-        RTPCA(**SMALL)) - count_parameters(RTPCA(**{**SMALL, "depth": 2}))
+        RTPCA(**SMALL)
+    ) - count_parameters(RTPCA(**{**SMALL, "depth": 2}))
 
 
 def test_blocks_are_the_shared_layers() -> None:
@@ -147,15 +148,25 @@ def test_frame_count_limits() -> None:
         RTPCA(**{**SMALL, "num_frames": 7})
     tiny = RTPCA(**{**SMALL, "num_frames": 5}, tpca=False).eval()  # without TPCA any T works
     assert tiny(torch.rand(1, 5, 17, 2)).shape == (1, 5, 17, 3)
-    assert RTPCA(**{**SMALL, "num_frames": 16}, tpca_stages=2, tpca_ratio=4).temporal_blocks[0].attn.tpca.lengths == [16, 4, 1]
+    assert RTPCA(**{**SMALL, "num_frames": 16}, tpca_stages=2, tpca_ratio=4).temporal_blocks[0].attn.tpca.lengths == [
+        16,
+        4,
+        1,
+    ]
     for frames in (1, 2, 50):
-        assert MixSTE(**{**SMALL, "num_frames": frames}).eval()(torch.rand(1, frames, 17, 2)).shape == (1, frames, 17, 3)
+        assert MixSTE(**{**SMALL, "num_frames": frames}).eval()(torch.rand(1, frames, 17, 2)).shape == (
+            1,
+            frames,
+            17,
+            3,
+        )
 
 
 @pytest.mark.parametrize("cls", [RTPCA, MixSTE])
 def test_other_joint_counts_widths_and_heads(cls) -> None:
-    model = cls(num_frames=16, num_joints=15, in_channels=3, out_channels=3, dim=24, depth=2, num_heads=3,
-                mlp_ratio=1.5).eval()
+    model = cls(
+        num_frames=16, num_joints=15, in_channels=3, out_channels=3, dim=24, depth=2, num_heads=3, mlp_ratio=1.5
+    ).eval()
     assert model.temporal_blocks[0].mlp.fc1.out_features == 36
     assert model(torch.rand(2, 16, 15, 3)).shape == (2, 16, 15, 3)
 

@@ -57,8 +57,9 @@ def _shapes_only_config(cfg: dict):
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_from_official_reproduces_the_official_output(case: Path, config_source: str) -> None:
     cfg = _config(case)
-    config = {"shapes": _shapes_only_config(cfg), "file": case / "config.json",
-              "dict": cfg["constructor_kwargs"]}[config_source]
+    config = {"shapes": _shapes_only_config(cfg), "file": case / "config.json", "dict": cfg["constructor_kwargs"]}[
+        config_source
+    ]
     model = posezoo.from_official(cfg["family"], case / cfg["checkpoint_file"], config=config)
     assert not model.training
     expected = np.load(case / "output.npy")
@@ -78,7 +79,12 @@ def test_conversion_infers_the_architecture_and_drops_only_unused_keys(case: Pat
     arch = conv.arch_kwargs
     assert conv.model_cls is (RTPCA if family == "rtpca" else MixSTE)
     assert (arch["num_frames"], arch["dim"], arch["depth"], arch["num_joints"], arch["in_channels"]) == (
-        kwargs["num_frame"], kwargs["embed_dim_ratio"], kwargs["depth"], kwargs["num_joints"], kwargs["in_chans"])
+        kwargs["num_frame"],
+        kwargs["embed_dim_ratio"],
+        kwargs["depth"],
+        kwargs["num_joints"],
+        kwargs["in_chans"],
+    )
     assert arch["mlp_ratio"] == kwargs["mlp_ratio"]
     assert "num_heads" not in arch  # invisible in shapes: only a config sets it
     assert convert_official(family, ckpt, config=case / "config.json").arch_kwargs["num_heads"] == kwargs["num_heads"]
@@ -162,14 +168,17 @@ def test_unmappable_keys_are_listed(tmp_path: Path) -> None:
 
 
 def test_missing_keys_are_listed(tmp_path: Path) -> None:
-    bad = _rewrite(MIXSTE_CASE / "checkpoint.bin", tmp_path / "missing.bin",
-                   lambda s: s.pop("module.TTEblocks.1.mlp.fc2.bias"))
+    bad = _rewrite(
+        MIXSTE_CASE / "checkpoint.bin", tmp_path / "missing.bin", lambda s: s.pop("module.TTEblocks.1.mlp.fc2.bias")
+    )
     with pytest.raises(WeightsError, match=r"missing keys \(1\): temporal_blocks\.1\.mlp\.fc2\.bias"):
         posezoo.from_official("mixste", bad)
 
 
 def test_half_of_a_split_qkv_is_an_error(tmp_path: Path) -> None:
-    bad = _rewrite(RTPCA_CASE / "checkpoint.bin", tmp_path / "noq.bin", lambda s: s.pop("module.STEblocks.1.attn.q.bias"))
+    bad = _rewrite(
+        RTPCA_CASE / "checkpoint.bin", tmp_path / "noq.bin", lambda s: s.pop("module.STEblocks.1.attn.q.bias")
+    )
     with pytest.raises(ValueError, match=r"spatial_blocks\.1\.attn\.qkv\.bias \(only attn\.kv present\)"):
         posezoo.from_official("rtpca", bad)
 
@@ -209,9 +218,15 @@ _TPCA_TO_OFFICIAL = (("down_norms.", "norm"), ("amplify.", "up"), ("up_norms.", 
 def _official_state_dict(model: torch.nn.Module, family: str, seed: int) -> OrderedDict[str, torch.Tensor]:
     """Write a posezoo model in the official key layout (the inverse of the converter), adding the
     official RTPCA's never-used spatial-block TPCA tensors with random values."""
-    renames = (("joint_embed.", "Spatial_patch_to_embedding."), ("spatial_norm.", "Spatial_norm."),
-               ("temporal_norm.", "Temporal_norm."), ("head_norm.", "head.0."), ("head.", "head.1."),
-               ("spatial_blocks.", "STEblocks."), ("temporal_blocks.", "TTEblocks."))
+    renames = (
+        ("joint_embed.", "Spatial_patch_to_embedding."),
+        ("spatial_norm.", "Spatial_norm."),
+        ("temporal_norm.", "Temporal_norm."),
+        ("head_norm.", "head.0."),
+        ("head.", "head.1."),
+        ("spatial_blocks.", "STEblocks."),
+        ("temporal_blocks.", "TTEblocks."),
+    )
     gen = torch.Generator().manual_seed(seed)
     out: OrderedDict[str, torch.Tensor] = OrderedDict()
     c = model.dim
@@ -219,7 +234,7 @@ def _official_state_dict(model: torch.nn.Module, family: str, seed: int) -> Orde
         if key in ("spatial_pos_embed.weight", "temporal_pos_embed.weight"):
             out[("Spatial" if key[0] == "s" else "Temporal") + "_pos_embed"] = value[None].clone()
             continue
-        name = next(off + key[len(ours):] for ours, off in renames if key.startswith(ours))
+        name = next(off + key[len(ours) :] for ours, off in renames if key.startswith(ours))
         if family == "rtpca" and name.startswith("STEblocks.") and ".attn.qkv." in name:
             out[name.replace(".qkv.", ".q.")] = value[:c].clone()
             out[name.replace(".qkv.", ".kv.")] = value[c:].clone()
@@ -247,7 +262,9 @@ def _official_state_dict(model: torch.nn.Module, family: str, seed: int) -> Orde
         ("mixste", dict(num_frames=81, dim=40, depth=1, num_heads=4, mlp_ratio=2.0), 2),
     ],
 )
-def test_other_sizes_in_the_official_format_convert_exactly(family: str, kwargs: dict, batch: int, tmp_path: Path) -> None:
+def test_other_sizes_in_the_official_format_convert_exactly(
+    family: str, kwargs: dict, batch: int, tmp_path: Path
+) -> None:
     torch.manual_seed(0)
     cls = RTPCA if family == "rtpca" else MixSTE
     extra = {"xlr_memory_len": 30} if family == "rtpca" else {}  # the official memory length is hard-coded
@@ -257,9 +274,16 @@ def test_other_sizes_in_the_official_format_convert_exactly(family: str, kwargs:
             p.add_(0.02 * torch.randn_like(p))
     state = OrderedDict(("module." + k, v) for k, v in _official_state_dict(source, family, seed=1).items())
     path = tmp_path / "best_epoch.bin"
-    torch.save({"epoch": 7, "lr": 4e-5, "random_state": np.random.RandomState(0),
-                "optimizer": {"state": {}, "param_groups": [{"lr": 4e-5, "weight_decay": 0.1}]},
-                "model_pos": state}, path)
+    torch.save(
+        {
+            "epoch": 7,
+            "lr": 4e-5,
+            "random_state": np.random.RandomState(0),
+            "optimizer": {"state": {}, "param_groups": [{"lr": 4e-5, "weight_decay": 0.1}]},
+            "model_pos": state,
+        },
+        path,
+    )
     config = {"num_heads": kwargs["num_heads"]} if kwargs["num_heads"] != 8 else None
     model = posezoo.from_official(family, path, config=config)
     assert model.init_kwargs == source.init_kwargs

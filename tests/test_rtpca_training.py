@@ -28,7 +28,7 @@ def mocap_windows(split: str, frames: int, stride: int, limit: int | None = None
     """``(N, frames, 17, 3)`` windows of every clip of a CMU split (world metres); ``limit`` picks evenly
     spaced ones."""
     data = cmu_mocap(split)
-    windows = [data[k][s:s + frames] for k in sorted(data) for s in range(0, len(data[k]) - frames + 1, stride)]
+    windows = [data[k][s : s + frames] for k in sorted(data) for s in range(0, len(data[k]) - frames + 1, stride)]
     out = np.stack(windows)
     if limit is not None:
         out = out[np.linspace(0, len(out) - 1, limit).astype(int)]
@@ -43,8 +43,10 @@ def project(world: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """
     w = torch.from_numpy(world).float()
     origin = w[:, :1, :1, :]
-    cam = torch.stack([w[..., 0] - origin[..., 0], CAMERA_HEIGHT_M - w[..., 2],
-                       w[..., 1] - origin[..., 1] + CAMERA_DISTANCE_M], dim=-1)
+    cam = torch.stack(
+        [w[..., 0] - origin[..., 0], CAMERA_HEIGHT_M - w[..., 2], w[..., 1] - origin[..., 1] + CAMERA_DISTANCE_M],
+        dim=-1,
+    )
     x2d = FOCAL * cam[..., :2] / cam[..., 2:]
     return x2d, cam - cam[:, :, :1]
 

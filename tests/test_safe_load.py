@@ -23,8 +23,7 @@ class _Exploit:
 
 def test_numpy_random_state_is_replaced_by_placeholder(tmp_path: Path) -> None:
     weights = {"module.head.weight": torch.randn(3, 4)}
-    torch.save({"epoch": 3, "random_state": np.random.RandomState(1234), "model_pos": weights},
-               tmp_path / "ckpt.bin")
+    torch.save({"epoch": 3, "random_state": np.random.RandomState(1234), "model_pos": weights}, tmp_path / "ckpt.bin")
     with pytest.raises(Exception):
         torch.load(tmp_path / "ckpt.bin", weights_only=True)  # what the converter must work around
     ckpt = load_pickled_checkpoint(tmp_path / "ckpt.bin")

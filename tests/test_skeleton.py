@@ -70,10 +70,23 @@ def test_coco_to_h36m_hand_made_pose() -> None:
     coco = np.zeros((17, 2), dtype=np.float64)
     names = sk.COCO_17.joint_names
     pos = {
-        "nose": (0, 10), "left_eye": (1, 11), "right_eye": (-1, 11), "left_ear": (2, 10), "right_ear": (-2, 10),
-        "left_shoulder": (3, 8), "right_shoulder": (-3, 8), "left_elbow": (4, 6), "right_elbow": (-4, 6),
-        "left_wrist": (5, 4), "right_wrist": (-5, 4), "left_hip": (2, 2), "right_hip": (-2, 2),
-        "left_knee": (2, 0), "right_knee": (-2, 0), "left_ankle": (2, -2), "right_ankle": (-2, -2),
+        "nose": (0, 10),
+        "left_eye": (1, 11),
+        "right_eye": (-1, 11),
+        "left_ear": (2, 10),
+        "right_ear": (-2, 10),
+        "left_shoulder": (3, 8),
+        "right_shoulder": (-3, 8),
+        "left_elbow": (4, 6),
+        "right_elbow": (-4, 6),
+        "left_wrist": (5, 4),
+        "right_wrist": (-5, 4),
+        "left_hip": (2, 2),
+        "right_hip": (-2, 2),
+        "left_knee": (2, 0),
+        "right_knee": (-2, 0),
+        "left_ankle": (2, -2),
+        "right_ankle": (-2, -2),
     }
     for n, v in pos.items():
         coco[names.index(n)] = v
@@ -88,7 +101,8 @@ def test_coco_to_h36m_hand_made_pose() -> None:
     np.testing.assert_allclose(h36m[H("spine")], [0, 5.3768], atol=1e-12)
     np.testing.assert_allclose(h36m[H("right_hip")], [-1.6892, 2], atol=1e-12)
     np.testing.assert_allclose(  # -2.4597 * 10 + 1.5167 * 22 + 0.21315 * 20
-        h36m[H("head_top")], [0, -24.597 + 33.3674 + 4.263], atol=1e-9)
+        h36m[H("head_top")], [0, -24.597 + 33.3674 + 4.263], atol=1e-9
+    )
     np.testing.assert_allclose(h36m[H("nose")], [0, 2.734 + 1.7424 + 5.682], atol=1e-9)
     np.testing.assert_allclose(h36m[H("left_wrist")], [5, 4])
     np.testing.assert_allclose(h36m[H("right_ankle")], [-2, -2])

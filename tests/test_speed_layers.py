@@ -12,7 +12,9 @@ from posezoo.layers import attention
 from posezoo.layers.tpca import depthwise_conv_transpose1d
 
 
-@pytest.mark.parametrize("length, kernel, stride", [(30, 2, 2), (60, 3, 2), (121, 3, 2), (5, 1, 1), (7, 5, 3), (4, 4, 2), (1, 3, 2)])
+@pytest.mark.parametrize(
+    "length, kernel, stride", [(30, 2, 2), (60, 3, 2), (121, 3, 2), (5, 1, 1), (7, 5, 3), (4, 4, 2), (1, 3, 2)]
+)
 @pytest.mark.parametrize("bias", [True, False])
 def test_depthwise_conv_transpose_equals_the_convolution(length: int, kernel: int, stride: int, bias: bool) -> None:
     torch.manual_seed(0)

@@ -108,8 +108,11 @@ def test_models_without_a_per_frame_stage_run_whole_windows() -> None:
     tiny = TinyLifter(num_frames=5).eval()
     x = _walk(12, seed=5)
     for latency in (0, 2, 4):
-        np.testing.assert_allclose(_stream(posezoo.StreamingLifter(tiny, latency=latency, flip_tta=True), x)[2],
-                                   _definition(tiny, x, latency, flip=True), atol=1e-5)
+        np.testing.assert_allclose(
+            _stream(posezoo.StreamingLifter(tiny, latency=latency, flip_tta=True), x)[2],
+            _definition(tiny, x, latency, flip=True),
+            atol=1e-5,
+        )
 
 
 def test_missing_keypoints_hold_their_last_position(mixste: torch.nn.Module) -> None:
@@ -253,7 +256,13 @@ def test_stream_keypoints_example_matches_lift(tmp_path) -> None:
     assert saved["push_ms"].shape == (16,) and (saved["push_ms"] > 0).all()
     sample = load_sample("06_01")
     model = posezoo.create_model("uplift_upsample_small", pretrained=True)
-    expected = posezoo.lift(sample.keypoints_2d_px[:64:4], model, image_size=sample.image_size, input_stride=4,
-                            output_length=64, flip_tta=False)
+    expected = posezoo.lift(
+        sample.keypoints_2d_px[:64:4],
+        model,
+        image_size=sample.image_size,
+        input_stride=4,
+        output_length=64,
+        flip_tta=False,
+    )
     np.testing.assert_allclose(saved["poses_3d"], expected, atol=1e-4)
     assert result["mpjpe_mm"] < 100  # bundled weights on a clean clip

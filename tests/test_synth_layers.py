@@ -73,7 +73,7 @@ def test_vanilla_generation_is_dot_product_attention_with_se_on_logits() -> None
     q = att.query(x)
     k = att.key(reduced)
     v = att.value_fc(reduced)
-    logits = q @ k.transpose(1, 2) / 8 ** 0.5  # (B, 12, 4)
+    logits = q @ k.transpose(1, 2) / 8**0.5  # (B, 12, 4)
     gate = torch.sigmoid(torch.relu(logits.mean(-1) @ att.se.fc[0].weight.T) @ att.se.fc[2].weight.T)
     expected = torch.softmax(logits * gate[..., None], -1) @ v
     torch.testing.assert_close(att(x), expected)

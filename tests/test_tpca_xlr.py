@@ -95,7 +95,7 @@ def _reference_tpca(x: np.ndarray, tpca: TPCA) -> np.ndarray:
         return 0.5 * a * (1 + np.vectorize(math.erf)(a / math.sqrt(2)))
 
     def avg_pool(a, kernel, stride, out_len):
-        return np.stack([a[..., i * stride:i * stride + kernel].mean(-1) for i in range(out_len)], -1)
+        return np.stack([a[..., i * stride : i * stride + kernel].mean(-1) for i in range(out_len)], -1)
 
     def transposed_conv(a, w, b):  # depthwise: out[c, t] = b[c] + sum_{2i + j = t} w[c, 0, j] a[c, i]
         k = w.shape[-1]
@@ -111,12 +111,30 @@ def _reference_tpca(x: np.ndarray, tpca: TPCA) -> np.ndarray:
     p1 = gelu(layer_norm(avg_pool(u, 3, 2, 121), p["down_norms.0.weight"], p["down_norms.0.bias"], eps))
     p2 = gelu(layer_norm(avg_pool(p1, 3, 2, 60), p["down_norms.1.weight"], p["down_norms.1.bias"], eps))
     p3 = gelu(layer_norm(avg_pool(p2, 2, 2, 30), p["down_norms.2.weight"], p["down_norms.2.bias"], eps))
-    c1 = gelu(layer_norm(transposed_conv(p3, p["amplify.0.weight"], p["amplify.0.bias"]),
-                         p["up_norms.0.weight"], p["up_norms.0.bias"], eps))
-    c2 = gelu(layer_norm(transposed_conv(c1 + p2, p["amplify.1.weight"], p["amplify.1.bias"]),
-                         p["up_norms.1.weight"], p["up_norms.1.bias"], eps))
-    c3 = gelu(layer_norm(transposed_conv(c2 + p1, p["amplify.2.weight"], p["amplify.2.bias"]),
-                         p["up_norms.2.weight"], p["up_norms.2.bias"], eps))
+    c1 = gelu(
+        layer_norm(
+            transposed_conv(p3, p["amplify.0.weight"], p["amplify.0.bias"]),
+            p["up_norms.0.weight"],
+            p["up_norms.0.bias"],
+            eps,
+        )
+    )
+    c2 = gelu(
+        layer_norm(
+            transposed_conv(c1 + p2, p["amplify.1.weight"], p["amplify.1.bias"]),
+            p["up_norms.1.weight"],
+            p["up_norms.1.bias"],
+            eps,
+        )
+    )
+    c3 = gelu(
+        layer_norm(
+            transposed_conv(c2 + p1, p["amplify.2.weight"], p["amplify.2.bias"]),
+            p["up_norms.2.weight"],
+            p["up_norms.2.bias"],
+            eps,
+        )
+    )
     return layer_norm((c3 + u).transpose(0, 2, 1), p["out_norm.weight"], p["out_norm.bias"], eps)
 
 
@@ -181,7 +199,9 @@ def test_xlr_attention_concatenation_length(memory_len, memory_frames: int) -> N
     frames, dim, heads = 27, 16, 4
     attn = XLRAttention(dim, heads, memory_len=memory_len)
     x = torch.randn(5, frames, dim)
-    memory = KeyValue(torch.randn(5, heads, memory_frames, dim // heads), torch.randn(5, heads, memory_frames, dim // heads))
+    memory = KeyValue(
+        torch.randn(5, heads, memory_frames, dim // heads), torch.randn(5, heads, memory_frames, dim // heads)
+    )
     res = attn(x, memory=memory, need_weights=True)
     expected_len = frames + (memory_len if memory_len is not None else memory_frames)
     assert res.out.shape == (5, frames, dim)

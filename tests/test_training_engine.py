@@ -23,8 +23,13 @@ REPO = Path(__file__).resolve().parent.parent
 TINY = {
     "rtpca_small": {"dim": 16, "depth": 1, "num_heads": 2},
     "mixste_small": {"dim": 16, "depth": 1, "num_heads": 2},
-    "uplift_upsample_small": {"spatial_dim": 8, "temporal_dim": 16, "spatial_depth": 1, "temporal_depth": 1,
-                              "num_heads": 2},
+    "uplift_upsample_small": {
+        "spatial_dim": 8,
+        "temporal_dim": 16,
+        "spatial_depth": 1,
+        "temporal_depth": 1,
+        "num_heads": 2,
+    },
     "mixsynthformer_h36m_3d": {"dim": 16, "depth": 1},
 }
 QUIET = {"log_every": 1, "val_windows": 8}
@@ -41,8 +46,18 @@ def one_thread(monkeypatch):
 
 def _fit(out: Path | None, steps: int, resume: bool = False, **extra):
     overrides = {**QUIET, "val_every": 3, "schedule": "exp", "lr_decay": 0.9, "warmup_steps": 2, **extra}
-    return fit("rtpca_small", "sample", steps=steps, batch_size=4, out_dir=out, seed=3, resume=resume,
-               progress=False, overrides=overrides, model_kwargs=TINY["rtpca_small"])
+    return fit(
+        "rtpca_small",
+        "sample",
+        steps=steps,
+        batch_size=4,
+        out_dir=out,
+        seed=3,
+        resume=resume,
+        progress=False,
+        overrides=overrides,
+        model_kwargs=TINY["rtpca_small"],
+    )
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
@@ -131,7 +146,11 @@ def test_settings_validate_and_route() -> None:
     with pytest.raises(ValueError, match="steps"):
         TrainConfig(steps=0)
     assert parse_overrides(["lr=3e-4", "schedule=cosine", "betas=[0.9,0.99]", "flip=false"]) == {
-        "lr": 3e-4, "schedule": "cosine", "betas": [0.9, 0.99], "flip": False}
+        "lr": 3e-4,
+        "schedule": "cosine",
+        "betas": [0.9, 0.99],
+        "flip": False,
+    }
     cfg, opts = split_overrides(TrainConfig(), {"flip": True}, {"lr": 0.5, "flip": False, "betas": [0.8, 0.9]})
     assert cfg.lr == 0.5 and cfg.betas == (0.8, 0.9) and opts == {"flip": False}
     with pytest.raises(ValueError, match="unknown setting 'lrr'"):
@@ -143,8 +162,16 @@ def test_settings_validate_and_route() -> None:
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_every_family_recipe_reduces_its_loss(name: str) -> None:
     torch.manual_seed(0)
-    trainer = fit(name, "train", steps=40, batch_size=8, seed=0, progress=False, model_kwargs=TINY[name],
-                  overrides={"log_every": 1, "val_every": 0, "lr": 3e-3, "warmup_steps": 5, "val_windows": 8})
+    trainer = fit(
+        name,
+        "train",
+        steps=40,
+        batch_size=8,
+        seed=0,
+        progress=False,
+        model_kwargs=TINY[name],
+        overrides={"log_every": 1, "val_every": 0, "lr": 3e-3, "warmup_steps": 5, "val_windows": 8},
+    )
     losses = np.array([r["loss"] for r in trainer.history if "loss" in r])
     assert len(losses) == 40 and np.isfinite(losses).all()
     assert losses[-8:].mean() < 0.8 * losses[:8].mean(), (losses[:8], losses[-8:])
@@ -154,8 +181,24 @@ def test_eval_command_writes_the_metrics(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     _fit(out, steps=2)
     js = tmp_path / "eval.json"
-    assert cli_main(["eval", "--model", "rtpca_small", "--weights", str(out / "best"), "--data", "sample",
-                     "--views", "1", "--json", str(js)]) == 0
+    assert (
+        cli_main(
+            [
+                "eval",
+                "--model",
+                "rtpca_small",
+                "--weights",
+                str(out / "best"),
+                "--data",
+                "sample",
+                "--views",
+                "1",
+                "--json",
+                str(js),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "clean" in printed and "noisy" in printed and "mpjpe" in printed
     result = json.loads(js.read_text())
@@ -166,9 +209,25 @@ def test_eval_command_writes_the_metrics(tmp_path: Path, capsys) -> None:
 
 
 def test_train_command_runs_and_rejects_unknown_settings(tmp_path: Path, capsys) -> None:
-    args = ["train", "--model", "mixste_small", "--data", "sample", "--steps", "2", "--batch-size", "2",
-            "--out", str(tmp_path / "r"), "--model-kwargs", json.dumps(TINY["mixste_small"]),
-            "--set", "val_windows=4", "--set", "log_every=1"]
+    args = [
+        "train",
+        "--model",
+        "mixste_small",
+        "--data",
+        "sample",
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--out",
+        str(tmp_path / "r"),
+        "--model-kwargs",
+        json.dumps(TINY["mixste_small"]),
+        "--set",
+        "val_windows=4",
+        "--set",
+        "log_every=1",
+    ]
     assert cli_main(args) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["steps"] == 2 and summary["mpjpe"] > 0
@@ -182,9 +241,31 @@ def test_torchrun_two_processes_gloo(tmp_path: Path) -> None:
     assert torchrun, "torchrun not found next to the interpreter"
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "POSEZOO_TRAIN_LOG": "0"}
-    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "posezoo", "train", "--model", "rtpca_small",
-           "--data", "sample", "--steps", "3", "--batch-size", "2", "--out", str(out),
-           "--model-kwargs", json.dumps(TINY["rtpca_small"]), "--set", "val_windows=4", "--device", "cpu"]
+    cmd = [
+        torchrun,
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "posezoo",
+        "train",
+        "--model",
+        "rtpca_small",
+        "--data",
+        "sample",
+        "--steps",
+        "3",
+        "--batch-size",
+        "2",
+        "--out",
+        str(out),
+        "--model-kwargs",
+        json.dumps(TINY["rtpca_small"]),
+        "--set",
+        "val_windows=4",
+        "--device",
+        "cpu",
+    ]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = json.loads((out / "run.json").read_text())

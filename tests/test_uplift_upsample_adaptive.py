@@ -109,8 +109,13 @@ def test_lift_adaptive_changes_stride_online_without_reconfiguring() -> None:
     others[result.keyframes] = False
     changed = keypoints.clone()
     changed[others] += 1.0
-    again = lift_adaptive(model, changed, AdaptiveStrideController(model.input_strides, [0.05, 0.15], 0.2, 2),
-                          velocity_source="keypoints", fps=50)
+    again = lift_adaptive(
+        model,
+        changed,
+        AdaptiveStrideController(model.input_strides, [0.05, 0.15], 0.2, 2),
+        velocity_source="keypoints",
+        fps=50,
+    )
     assert again.keyframes == result.keyframes
     torch.testing.assert_close(again.poses, result.poses, rtol=0, atol=0)
 

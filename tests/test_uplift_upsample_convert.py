@@ -47,8 +47,9 @@ def _assert_parity(full: torch.Tensor, central: torch.Tensor, data: dict) -> Non
 
 
 def test_parity_official_joint_order(fixture_data) -> None:
-    model = posezoo.from_official("uplift_upsample", CASE / "weights.h5", config=CASE / "config.json",
-                                  joint_order="official")
+    model = posezoo.from_official(
+        "uplift_upsample", CASE / "weights.h5", config=CASE / "config.json", joint_order="official"
+    )
     assert not model.training and model.joint_order == "official"
     assert model.pretrained_cfg["keras_version"] == "2.4.0"
     with torch.no_grad():
@@ -85,10 +86,22 @@ def test_all_config_forms_give_the_same_architecture(tmp_path: Path) -> None:
     resolved = [resolve_config(f) for f in forms]
     for r in resolved[1:]:
         assert r == resolved[0]
-    expected = dict(num_frames=27, spatial_dim=16, temporal_dim=64, spatial_depth=2, temporal_depth=2,
-                    strides=[3, 3, 3], paddings=[[1, 1]] * 3, output_stride=1, input_strides=[3, 9],
-                    strided_input=True, first_strided_token_attention_layer=1, full_output=True,
-                    drop_path_rate=[0.1, 0.1, 0.0], joint_order="h36m")
+    expected = dict(
+        num_frames=27,
+        spatial_dim=16,
+        temporal_dim=64,
+        spatial_depth=2,
+        temporal_depth=2,
+        strides=[3, 3, 3],
+        paddings=[[1, 1]] * 3,
+        output_stride=1,
+        input_strides=[3, 9],
+        strided_input=True,
+        first_strided_token_attention_layer=1,
+        full_output=True,
+        drop_path_rate=[0.1, 0.1, 0.0],
+        joint_order="h36m",
+    )
     assert {k: resolved[0][k] for k in expected} == expected
     # posezoo kwargs pass through unchanged
     assert resolve_config(resolved[0]) == resolved[0]
@@ -101,12 +114,28 @@ def test_all_config_forms_give_the_same_architecture(tmp_path: Path) -> None:
 
 def test_released_h36m_81_config_maps_to_the_registered_variant() -> None:
     official = {  # the architecture keys of config/h36m_81.json
-        "SEQUENCE_LENGTH": 41, "SEQUENCE_STRIDE": 2, "MASK_STRIDE": [4, 10, 20], "SPATIAL_EMBED_DIM": 32,
-        "TEMPORAL_EMBED_DIM": 384, "SPATIAL_TRANSFORMER_BLOCKS": 4, "TEMPORAL_TRANSFORMER_BLOCKS": 4,
-        "STRIDES": [4, 4, 3], "PADDINGS": [[1, 1], [0, 0], [0, 0]], "NUM_HEADS": 8, "MLP_RATIO": 2,
-        "QKV_BIAS": True, "DROP_PATH_RATE": [0.1, 0.1, 0.0], "DROP_RATE": 0.0, "ATTENTION_DROP_RATE": 0.0,
-        "OUTPUT_BN": False, "USE_REFINE": False, "TOKEN_MASK_RATE": 0.0, "LEARNABLE_MASKED_TOKEN": False,
-        "FIRST_STRIDED_TOKEN_ATTENTION_LAYER": 1, "NUM_KEYPOINTS": 17, "EMA_ENABLED": True,
+        "SEQUENCE_LENGTH": 41,
+        "SEQUENCE_STRIDE": 2,
+        "MASK_STRIDE": [4, 10, 20],
+        "SPATIAL_EMBED_DIM": 32,
+        "TEMPORAL_EMBED_DIM": 384,
+        "SPATIAL_TRANSFORMER_BLOCKS": 4,
+        "TEMPORAL_TRANSFORMER_BLOCKS": 4,
+        "STRIDES": [4, 4, 3],
+        "PADDINGS": [[1, 1], [0, 0], [0, 0]],
+        "NUM_HEADS": 8,
+        "MLP_RATIO": 2,
+        "QKV_BIAS": True,
+        "DROP_PATH_RATE": [0.1, 0.1, 0.0],
+        "DROP_RATE": 0.0,
+        "ATTENTION_DROP_RATE": 0.0,
+        "OUTPUT_BN": False,
+        "USE_REFINE": False,
+        "TOKEN_MASK_RATE": 0.0,
+        "LEARNABLE_MASKED_TOKEN": False,
+        "FIRST_STRIDED_TOKEN_ATTENTION_LAYER": 1,
+        "NUM_KEYPOINTS": 17,
+        "EMA_ENABLED": True,
     }
     resolved = resolve_config(official)
     variant = posezoo.models.get_model_entry("uplift_upsample_h36m_81").config
@@ -161,14 +190,22 @@ def _shift_auto_numbers(name: str) -> str:
     import re
 
     parts = name.split("/")
-    inner = [re.sub(r"^(dense|mha|mlp|layer_normalization|conv1d|strided_mlp)(?:_(\d+))?$",
-                    lambda m: f"{m.group(1)}_{int(m.group(2) or 0) + 37}", p) for p in parts[1:-1]]
+    inner = [
+        re.sub(
+            r"^(dense|mha|mlp|layer_normalization|conv1d|strided_mlp)(?:_(\d+))?$",
+            lambda m: f"{m.group(1)}_{int(m.group(2) or 0) + 37}",
+            p,
+        )
+        for p in parts[1:-1]
+    ]
     return "/".join([parts[0], *inner, parts[-1]])
 
 
 def test_shifted_inner_names_map_by_position(tmp_path: Path) -> None:
-    assert _shift_auto_numbers("spatial_block_1/spatial_block_1/mha/dense_2/kernel:0") == \
-        "spatial_block_1/spatial_block_1/mha_37/dense_39/kernel:0"
+    assert (
+        _shift_auto_numbers("spatial_block_1/spatial_block_1/mha/dense_2/kernel:0")
+        == "spatial_block_1/spatial_block_1/mha_37/dense_39/kernel:0"
+    )
     shifted = tmp_path / "ema_copy.h5"
     _copy_h5(CASE / "weights.h5", shifted, rename=_shift_auto_numbers)
     ref = convert_official("uplift_upsample", CASE / "weights.h5", config=CASE / "config.json").state_dict
@@ -206,8 +243,16 @@ def test_missing_h5py_gives_install_hint(monkeypatch) -> None:
 
 # ---------------------------------------------------------------- create_model(..., pretrained="x.h5")
 
-FIXTURE_GEOMETRY = dict(num_frames=27, spatial_dim=16, temporal_dim=64, num_heads=8, output_stride=1,
-                        input_strides=[3, 9], strides=[3, 3, 3], paddings=[[1, 1], [1, 1], [1, 1]])
+FIXTURE_GEOMETRY = dict(
+    num_frames=27,
+    spatial_dim=16,
+    temporal_dim=64,
+    num_heads=8,
+    output_stride=1,
+    input_strides=[3, 9],
+    strides=[3, 3, 3],
+    paddings=[[1, 1], [1, 1], [1, 1]],
+)
 
 
 def test_create_model_with_official_h5(fixture_data) -> None:
@@ -216,8 +261,9 @@ def test_create_model_with_official_h5(fixture_data) -> None:
     with torch.no_grad():
         out = model(_official_to_h36m(fixture_data["input"]), fixture_data["stride_mask"])
     _assert_parity(_h36m_to_official(out.full), _h36m_to_official(out.central), fixture_data)
-    official = posezoo.create_model("uplift_upsample_small", pretrained=CASE / "weights.h5",
-                                    joint_order="official", **FIXTURE_GEOMETRY).eval()
+    official = posezoo.create_model(
+        "uplift_upsample_small", pretrained=CASE / "weights.h5", joint_order="official", **FIXTURE_GEOMETRY
+    ).eval()
     with torch.no_grad():
         out = official(fixture_data["input"], fixture_data["stride_mask"])
     _assert_parity(out.full, out.central, fixture_data)
@@ -237,8 +283,10 @@ def _write_official_h5(model: UpliftUpsample, path: Path) -> None:
 
     def dense(group: str, prefix: str) -> None:
         n = next(counter)
-        groups[group] = [(f"{group}/dense_{n}/kernel:0", sd[f"{prefix}.weight"].T),
-                         (f"{group}/dense_{n}/bias:0", sd[f"{prefix}.bias"])]
+        groups[group] = [
+            (f"{group}/dense_{n}/kernel:0", sd[f"{prefix}.weight"].T),
+            (f"{group}/dense_{n}/bias:0", sd[f"{prefix}.bias"]),
+        ]
 
     def block(group: str, prefix: str, strided: bool) -> None:
         c = sd[f"{prefix}.norm1.weight"].shape[0]
@@ -247,21 +295,30 @@ def _write_official_h5(model: UpliftUpsample, path: Path) -> None:
         w = [(f"ln_{ln}/gamma:0", sd[f"{prefix}.norm1.weight"]), (f"ln_{ln}/beta:0", sd[f"{prefix}.norm1.bias"])]
         for i in range(3):
             d = next(counter)
-            w += [(f"mha_{mha}/dense_{d}/kernel:0", qkv_w[i * c:(i + 1) * c].T)]
+            w += [(f"mha_{mha}/dense_{d}/kernel:0", qkv_w[i * c : (i + 1) * c].T)]
             if qkv_b is not None:  # qkv_bias=False: no bias positions
-                w += [(f"mha_{mha}/dense_{d}/bias:0", qkv_b[i * c:(i + 1) * c])]
+                w += [(f"mha_{mha}/dense_{d}/bias:0", qkv_b[i * c : (i + 1) * c])]
         d = next(counter)
-        w += [(f"mha_{mha}/dense_{d}/kernel:0", sd[f"{prefix}.attn.proj.weight"].T),
-              (f"mha_{mha}/dense_{d}/bias:0", sd[f"{prefix}.attn.proj.bias"])]
+        w += [
+            (f"mha_{mha}/dense_{d}/kernel:0", sd[f"{prefix}.attn.proj.weight"].T),
+            (f"mha_{mha}/dense_{d}/bias:0", sd[f"{prefix}.attn.proj.bias"]),
+        ]
         ln = next(counter)
         w += [(f"ln_{ln}/gamma:0", sd[f"{prefix}.norm2.weight"]), (f"ln_{ln}/beta:0", sd[f"{prefix}.norm2.bias"])]
         if strided:
-            w += [("conv1d_a/kernel:0", sd[f"{prefix}.mlp.fc1.weight"].T[None]), ("conv1d_a/bias:0", sd[f"{prefix}.mlp.fc1.bias"]),
-                  ("conv1d_b/kernel:0", sd[f"{prefix}.mlp.conv.weight"].transpose(2, 1, 0)),
-                  ("conv1d_b/bias:0", sd[f"{prefix}.mlp.conv.bias"])]
+            w += [
+                ("conv1d_a/kernel:0", sd[f"{prefix}.mlp.fc1.weight"].T[None]),
+                ("conv1d_a/bias:0", sd[f"{prefix}.mlp.fc1.bias"]),
+                ("conv1d_b/kernel:0", sd[f"{prefix}.mlp.conv.weight"].transpose(2, 1, 0)),
+                ("conv1d_b/bias:0", sd[f"{prefix}.mlp.conv.bias"]),
+            ]
         else:
-            w += [("mlp/fc_a/kernel:0", sd[f"{prefix}.mlp.fc1.weight"].T), ("mlp/fc_a/bias:0", sd[f"{prefix}.mlp.fc1.bias"]),
-                  ("mlp/fc_b/kernel:0", sd[f"{prefix}.mlp.fc2.weight"].T), ("mlp/fc_b/bias:0", sd[f"{prefix}.mlp.fc2.bias"])]
+            w += [
+                ("mlp/fc_a/kernel:0", sd[f"{prefix}.mlp.fc1.weight"].T),
+                ("mlp/fc_a/bias:0", sd[f"{prefix}.mlp.fc1.bias"]),
+                ("mlp/fc_b/kernel:0", sd[f"{prefix}.mlp.fc2.weight"].T),
+                ("mlp/fc_b/bias:0", sd[f"{prefix}.mlp.fc2.bias"]),
+            ]
         groups[group] = [(f"{group}/{n}", a) for n, a in w]
 
     groups["token_dropout"] = []
@@ -271,15 +328,19 @@ def _write_official_h5(model: UpliftUpsample, path: Path) -> None:
     groups["temporal_pe"] = [("temporal_pe/positional_encoding_weights:0", sd["temporal_pos_embed.weight"])]
     for i in range(len(model.strided_blocks)):
         groups[f"strided_temporal_pe_{i + 1}"] = [
-            (f"strided_temporal_pe_{i + 1}/positional_encoding_weights:0", sd[f"strided_blocks.{i}.pos_embed.weight"])]
+            (f"strided_temporal_pe_{i + 1}/positional_encoding_weights:0", sd[f"strided_blocks.{i}.pos_embed.weight"])
+        ]
     if model.upsampling_tokens is not None:
         groups["strided_input_token_layer"] = [
-            ("strided_input_token_layer/learnable_masked_token:0", sd["upsampling_tokens.token"])]
+            ("strided_input_token_layer/learnable_masked_token:0", sd["upsampling_tokens.token"])
+        ]
     if model.spatial_depth > 0:
         for i in range(len(model.spatial_blocks)):
             block(f"spatial_block_{i + 1}", f"spatial_blocks.{i}", False)
-        groups["spatial_norm"] = [("spatial_norm/gamma:0", sd["spatial_norm.weight"]),
-                                  ("spatial_norm/beta:0", sd["spatial_norm.bias"])]
+        groups["spatial_norm"] = [
+            ("spatial_norm/gamma:0", sd["spatial_norm.weight"]),
+            ("spatial_norm/beta:0", sd["spatial_norm.bias"]),
+        ]
     dense("spatial_to_temporal_fc", "spatial_to_temporal")
     for i in range(len(model.temporal_encoder.blocks)):
         block(f"temporal_block_{i + 1}", f"temporal_encoder.blocks.{i}", False)
@@ -299,11 +360,14 @@ def _write_official_h5(model: UpliftUpsample, path: Path) -> None:
                 g.create_dataset(name, data=np.asarray(array, np.float32))
 
 
-@pytest.mark.parametrize("name", [
-    "uplift_upsample_h36m_81",
-    pytest.param("uplift_upsample_h36m_351", marks=pytest.mark.slow),
-    "uplift_upsample_small",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "uplift_upsample_h36m_81",
+        pytest.param("uplift_upsample_h36m_351", marks=pytest.mark.slow),
+        "uplift_upsample_small",
+    ],
+)
 def test_registered_geometry_loads_official_layout(name: str, tmp_path: Path) -> None:
     """An official-layout file of each registered geometry loads through create_model in both joint orders."""
     torch.manual_seed(0)
@@ -325,8 +389,21 @@ def test_registered_geometry_loads_official_layout(name: str, tmp_path: Path) ->
 def test_cli_convert_then_from_pretrained(tmp_path: Path, fixture_data) -> None:
     from posezoo.cli import main
 
-    assert main(["convert", "uplift_upsample", str(CASE / "weights.h5"), str(tmp_path / "out"),
-                 "--config", str(CASE / "config.json"), "--joint-order", "official"]) == 0
+    assert (
+        main(
+            [
+                "convert",
+                "uplift_upsample",
+                str(CASE / "weights.h5"),
+                str(tmp_path / "out"),
+                "--config",
+                str(CASE / "config.json"),
+                "--joint-order",
+                "official",
+            ]
+        )
+        == 0
+    )
     model = posezoo.from_pretrained(tmp_path / "out")
     assert model.joint_order == "official" and model.input_strides == [3, 9]
     with torch.no_grad():
@@ -334,19 +411,32 @@ def test_cli_convert_then_from_pretrained(tmp_path: Path, fixture_data) -> None:
     _assert_parity(out.full, out.central, fixture_data)
 
 
-@pytest.mark.parametrize("options", [
-    dict(qkv_bias=False),
-    dict(spatial_depth=0),
-    dict(temporal_depth=0, full_output=False),
-    dict(strided_input=False, input_strides=[1]),
-    dict(strides=[], paddings=[], num_frames=5),
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(qkv_bias=False),
+        dict(spatial_depth=0),
+        dict(temporal_depth=0, full_output=False),
+        dict(strided_input=False, input_strides=[1]),
+        dict(strides=[], paddings=[], num_frames=5),
+    ],
+)
 def test_less_common_official_branches_round_trip(options: dict, tmp_path: Path) -> None:
     """Groups appear/disappear and positions shift exactly as the official model does for these options."""
     torch.manual_seed(0)
-    kwargs = dict(num_frames=9, spatial_dim=8, temporal_dim=16, spatial_depth=1, temporal_depth=1, num_heads=2,
-                  strides=[3, 3], paddings=[[1, 1], [1, 1]], output_stride=1, input_strides=[3],
-                  joint_order="official")
+    kwargs = dict(
+        num_frames=9,
+        spatial_dim=8,
+        temporal_dim=16,
+        spatial_depth=1,
+        temporal_depth=1,
+        num_heads=2,
+        strides=[3, 3],
+        paddings=[[1, 1], [1, 1]],
+        output_stride=1,
+        input_strides=[3],
+        joint_order="official",
+    )
     kwargs.update(options)
     source = UpliftUpsample(**kwargs).eval()
     path = tmp_path / "weights.h5"

@@ -123,8 +123,17 @@ def test_duta_encoder_validates_mask_and_drop_path() -> None:
 
 @pytest.mark.parametrize(
     "length,stride,padding,expected",
-    [(27, 3, (1, 1), 9), (41, 4, (1, 1), 11), (11, 4, (0, 0), 3), (71, 3, (0, 0), 23), (23, 10, (0, 0), 3),
-     (3, 3, (0, 0), 1), (10, 3, (1, 0), 3), (10, 3, (0, 1), 3), (2, 3, (0, 0), 0)],
+    [
+        (27, 3, (1, 1), 9),
+        (41, 4, (1, 1), 11),
+        (11, 4, (0, 0), 3),
+        (71, 3, (0, 0), 23),
+        (23, 10, (0, 0), 3),
+        (3, 3, (0, 0), 1),
+        (10, 3, (1, 0), 3),
+        (10, 3, (0, 1), 3),
+        (2, 3, (0, 0), 0),
+    ],
 )
 def test_strided_output_length(length: int, stride: int, padding: tuple, expected: int) -> None:
     assert strided_output_length(length, stride, padding) == expected
@@ -140,9 +149,13 @@ def test_strided_conv_mlp_matches_explicit_loop() -> None:
     h = np.concatenate([np.zeros((2, 1, 10), np.float32), h], axis=1)  # pl = 1, pr = 0
     w = mlp.conv.weight.detach().numpy()  # (C, H, 3)
     b = mlp.conv.bias.detach().numpy()
-    expected = np.stack([
-        sum(h[:, t * 3 + k] @ w[:, :, k].T for k in range(3)) + b for t in range(strided_output_length(10, 3, (1, 0)))
-    ], axis=1)
+    expected = np.stack(
+        [
+            sum(h[:, t * 3 + k] @ w[:, :, k].T for k in range(3)) + b
+            for t in range(strided_output_length(10, 3, (1, 0)))
+        ],
+        axis=1,
+    )
     assert out.shape == (2, 3, 6)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 

@@ -86,7 +86,17 @@ def test_any_geometry_either_reduces_to_one_or_is_refused(n: int, strides: list,
         valid = not strides or lengths[-1] == 1
     except ValueError:
         valid = False
-    kw = dict(TINY, spatial_depth=0, temporal_depth=1, temporal_dim=8, num_frames=n, strides=strides, paddings=paddings, output_stride=1, input_strides=[1])
+    kw = dict(
+        TINY,
+        spatial_depth=0,
+        temporal_depth=1,
+        temporal_dim=8,
+        num_frames=n,
+        strides=strides,
+        paddings=paddings,
+        output_stride=1,
+        input_strides=[1],
+    )
     if not valid:
         with pytest.raises(ValueError):
             UpliftUpsample(**kw)
@@ -215,7 +225,9 @@ def test_registered_variants_have_the_paper_geometry() -> None:
     assert (m351.num_frames, m351.output_stride, m351.input_strides, m351.receptive_field) == (71, 5, [5, 10, 20], 351)
     assert m351.token_lengths == [71, 23, 3, 1]
     for m in (m81, m351):
-        assert m.spatial_blocks[0].mlp.fc1.out_features == 64 and m.temporal_encoder.blocks[0].mlp.fc1.out_features == 768
+        assert (
+            m.spatial_blocks[0].mlp.fc1.out_features == 64 and m.temporal_encoder.blocks[0].mlp.fc1.out_features == 768
+        )
         assert m.spatial_blocks[0].norm1.eps == 1e-5 and m.spatial_norm.eps == 1e-6
         assert m.temporal_encoder.first_strided_token_attention_layer == 1
         assert m.joint_order == "h36m" and m.in_channels == 2 and m.num_joints == 17

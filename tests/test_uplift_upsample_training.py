@@ -169,8 +169,14 @@ def _train(steps: int, pairs: int, lr: float, seed: int = 0):
     model = posezoo.create_model("uplift_upsample_small").train()
     cfg = training_config("h36m_81", lr=lr, lr_decay_steps=max(1, steps // 4), lr_decay=0.7, in_batch_augment=True)
     dataset, collate = training_windows(model, VirtualCameraPairs(clips, seed=seed), cfg, seed=seed)
-    loader = DataLoader(dataset, batch_size=pairs, shuffle=True, collate_fn=collate, drop_last=True,
-                        generator=torch.Generator().manual_seed(seed))
+    loader = DataLoader(
+        dataset,
+        batch_size=pairs,
+        shuffle=True,
+        collate_fn=collate,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
     opt = make_optimizer(model, cfg)
     sched = make_scheduler(opt, cfg)
     ema = make_ema(model, cfg)

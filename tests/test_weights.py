@@ -96,8 +96,11 @@ def test_hub_loading_offline_from_local_cache(tiny_name: str, tmp_path: Path, mo
     model = posezoo.create_model(tiny_name).eval()
     saved = posezoo.save_pretrained(model, tmp_path / "saved")
     cache = tmp_path / "hub"
-    _make_hub_cache(cache, "posezoo-test/tiny", {
-        "config.json": saved / "config.json", "model.safetensors": saved / "model.safetensors"})
+    _make_hub_cache(
+        cache,
+        "posezoo-test/tiny",
+        {"config.json": saved / "config.json", "model.safetensors": saved / "model.safetensors"},
+    )
     loaded = posezoo.from_pretrained("hf-hub:posezoo-test/tiny", cache_dir=cache)
     x = torch.randn(1, 5, 17, 2)
     torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
@@ -121,10 +124,21 @@ def test_registered_weight_sha256_is_verified(tmp_path: Path, monkeypatch) -> No
     save_file(src.state_dict(), str(file))
     cache = tmp_path / "hub"
     _make_hub_cache(cache, "posezoo-test/tagged", {"model.safetensors": file})
-    good = WeightsMeta(tag="good", source="hf-hub:posezoo-test/tagged", sha256=sha256_file(file),
-                       license="Apache-2.0", training_data="none (test)", metrics={"mpjpe_mm": 1.0})
-    corrupt = WeightsMeta(tag="corrupt", source="hf-hub:posezoo-test/tagged", sha256="0" * 64,
-                          license="Apache-2.0", training_data="none (test)")
+    good = WeightsMeta(
+        tag="good",
+        source="hf-hub:posezoo-test/tagged",
+        sha256=sha256_file(file),
+        license="Apache-2.0",
+        training_data="none (test)",
+        metrics={"mpjpe_mm": 1.0},
+    )
+    corrupt = WeightsMeta(
+        tag="corrupt",
+        source="hf-hub:posezoo-test/tagged",
+        sha256="0" * 64,
+        license="Apache-2.0",
+        training_data="none (test)",
+    )
 
     def _tagged_tiny() -> dict:
         return {}

@@ -76,7 +76,10 @@ def test_rtpca_at_twice_the_length(tmp_path: Path) -> None:
     key = "temporal_blocks.1.attn.tpca.up_norms.2.weight"  # LayerNorm over 27 -> 54 time steps
     torch.testing.assert_close(new[key], resample_sequence(old[key], 54))
     # amplification kernels follow the pyramid: step 0 (6 -> 13) had kernel 2, now 3; step 2 3 -> 2
-    a0_old, a0_new = old["temporal_blocks.0.attn.tpca.amplify.0.weight"], new["temporal_blocks.0.attn.tpca.amplify.0.weight"]
+    a0_old, a0_new = (
+        old["temporal_blocks.0.attn.tpca.amplify.0.weight"],
+        new["temporal_blocks.0.attn.tpca.amplify.0.weight"],
+    )
     assert a0_old.shape[-1] == 2 and a0_new.shape[-1] == 3
     torch.testing.assert_close(a0_new[..., 0], a0_old[..., 0] / 2)
     torch.testing.assert_close(a0_new[..., 2], a0_old[..., 0] / 2)
@@ -109,8 +112,12 @@ def test_uplift_upsample_other_token_counts(tmp_path: Path) -> None:
     short = posezoo.create_model("uplift_upsample_small", pretrained=tmp_path / "m", num_frames=13).eval()
     assert short.token_lengths == [13, 5, 2, 1]
     old, new = model.state_dict(), short.state_dict()
-    for key, length in (("temporal_pos_embed.weight", 13), ("strided_blocks.0.pos_embed.weight", 13),
-                        ("strided_blocks.1.pos_embed.weight", 5), ("strided_blocks.2.pos_embed.weight", 2)):
+    for key, length in (
+        ("temporal_pos_embed.weight", 13),
+        ("strided_blocks.0.pos_embed.weight", 13),
+        ("strided_blocks.1.pos_embed.weight", 5),
+        ("strided_blocks.2.pos_embed.weight", 2),
+    ):
         torch.testing.assert_close(new[key], resample_sequence(old[key], length))
     keypoints, mask = short.example_inputs(batch_size=2)
     out = short(keypoints, mask)
@@ -118,8 +125,13 @@ def test_uplift_upsample_other_token_counts(tmp_path: Path) -> None:
     # a window the registered strides cannot reduce to one token needs strides of the same block count
     with pytest.raises(ValueError, match="strides"):
         posezoo.create_model("uplift_upsample_small", pretrained=tmp_path / "m", num_frames=41)
-    wide = posezoo.create_model("uplift_upsample_small", pretrained=tmp_path / "m", num_frames=41,
-                                strides=[4, 4, 3], paddings=[[1, 1], [0, 0], [0, 0]]).eval()
+    wide = posezoo.create_model(
+        "uplift_upsample_small",
+        pretrained=tmp_path / "m",
+        num_frames=41,
+        strides=[4, 4, 3],
+        paddings=[[1, 1], [0, 0], [0, 0]],
+    ).eval()
     assert wide.token_lengths == [41, 11, 3, 1]
     assert wide(*wide.example_inputs(1)).central.shape == (1, 17, 3)
 

@@ -35,8 +35,14 @@ def _sequences(lengths, seed: int = 0) -> PoseSequences:
         kp = rng.normal(size=(t, 17, 2)).astype(np.float32)
         kp[:, 0, 0] = frame_id  # frame index readable from the pelvis x
         pose = rng.normal(size=(t, 17, 3)).astype(np.float32)
-        seqs.append({"keypoints_2d": kp, "pose_3d": pose,
-                     "confidence": rng.uniform(size=(t, 17)).astype(np.float32), "name": f"seq{t}"})
+        seqs.append(
+            {
+                "keypoints_2d": kp,
+                "pose_3d": pose,
+                "confidence": rng.uniform(size=(t, 17)).astype(np.float32),
+                "name": f"seq{t}",
+            }
+        )
     return PoseSequences(seqs)
 
 
@@ -90,7 +96,7 @@ def test_training_window_starts() -> None:
         starts = training_window_starts(length, t, stride)
         covered = np.zeros(length, dtype=bool)
         for s in starts:
-            covered[max(s, 0):min(s + t, length)] = True
+            covered[max(s, 0) : min(s + t, length)] = True
         assert covered.all()
         assert np.all(np.diff(starts) == stride)
         before, after = -starts[0], starts[-1] + t - length
@@ -137,20 +143,38 @@ def test_flip_twice_is_identity_and_matches_skeleton() -> None:
 
 def test_coco_to_h36m_on_a_hand_made_pose() -> None:
     coords = {
-        "nose": (0.0, -1.6), "left_eye": (0.05, -1.65), "right_eye": (-0.05, -1.65),
-        "left_ear": (0.1, -1.6), "right_ear": (-0.1, -1.6), "left_shoulder": (0.2, -1.4),
-        "right_shoulder": (-0.2, -1.4), "left_elbow": (0.3, -1.1), "right_elbow": (-0.3, -1.1),
-        "left_wrist": (0.35, -0.8), "right_wrist": (-0.35, -0.8), "left_hip": (0.1, -0.9),
-        "right_hip": (-0.1, -0.9), "left_knee": (0.12, -0.5), "right_knee": (-0.12, -0.5),
-        "left_ankle": (0.12, -0.1), "right_ankle": (-0.12, -0.1),
+        "nose": (0.0, -1.6),
+        "left_eye": (0.05, -1.65),
+        "right_eye": (-0.05, -1.65),
+        "left_ear": (0.1, -1.6),
+        "right_ear": (-0.1, -1.6),
+        "left_shoulder": (0.2, -1.4),
+        "right_shoulder": (-0.2, -1.4),
+        "left_elbow": (0.3, -1.1),
+        "right_elbow": (-0.3, -1.1),
+        "left_wrist": (0.35, -0.8),
+        "right_wrist": (-0.35, -0.8),
+        "left_hip": (0.1, -0.9),
+        "right_hip": (-0.1, -0.9),
+        "left_knee": (0.12, -0.5),
+        "right_knee": (-0.12, -0.5),
+        "left_ankle": (0.12, -0.1),
+        "right_ankle": (-0.12, -0.1),
     }
     coco = np.array([coords[n] for n in COCO_17.joint_names])
     conf = np.linspace(0.5, 0.9, 17)
     h36m, h_conf = coco_to_h36m(coco, conf)
     expected = {  # the fitted rules of posezoo/skeleton/conversions.py, computed by hand
-        "pelvis": (0.0, -0.9), "thorax": (0.0, -1.47536), "spine": (0.0, -1.18768), "head_top": (0.0, -1.75167),
-        "nose": (0.0, -1.60792), "right_hip": (-0.08446, -0.9), "left_knee": (0.12, -0.5),
-        "right_wrist": (-0.35, -0.8), "left_shoulder": (0.2, -1.4), "right_ankle": (-0.12, -0.1),
+        "pelvis": (0.0, -0.9),
+        "thorax": (0.0, -1.47536),
+        "spine": (0.0, -1.18768),
+        "head_top": (0.0, -1.75167),
+        "nose": (0.0, -1.60792),
+        "right_hip": (-0.08446, -0.9),
+        "left_knee": (0.12, -0.5),
+        "right_wrist": (-0.35, -0.8),
+        "left_shoulder": (0.2, -1.4),
+        "right_ankle": (-0.12, -0.1),
     }
     for name, xy in expected.items():
         np.testing.assert_allclose(h36m[H36M_17.index(name)], xy, atol=1e-12, err_msg=name)
@@ -211,8 +235,9 @@ def test_uplift_upsample_eval_windows_use_global_alignment() -> None:
 
 
 def test_uplift_upsample_training_strides_and_shifts() -> None:
-    ds = UpliftUpsampleWindows(_sequences([40]), num_tokens=9, output_stride=2, input_strides=[2, 4, 8],
-                               random_shift=True, seed=3)
+    ds = UpliftUpsampleWindows(
+        _sequences([40]), num_tokens=9, output_stride=2, input_strides=[2, 4, 8], random_shift=True, seed=3
+    )
     seen_strides, seen_shifts = set(), set()
     for i in range(len(ds)):
         item = ds[i]
@@ -259,8 +284,9 @@ def test_mixsynth_keyframes_and_starts() -> None:
 
 def test_mixsynth_dataset() -> None:
     src = _sequences([40, 7])
-    ds = MixSynthWindows(src, sample_interval=5, num_keyframes=4, target_key="pose_3d", input_key="keypoints_2d",
-                         flip=True)
+    ds = MixSynthWindows(
+        src, sample_interval=5, num_keyframes=4, target_key="pose_3d", input_key="keypoints_2d", flip=True
+    )
     assert len(ds) == 2 * (6 + 1)
     item = ds[5]  # last window of sequence 0, aligned to the end
     assert item["meta"]["start"] == 24

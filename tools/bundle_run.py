@@ -40,8 +40,14 @@ def main() -> None:
     records = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines() if line]
     val = [r for r in records if r.get("split") == "val"]
     best_val = min(val, key=lambda r: r["mpjpe"]) if val else {}
-    report = {"model": args.name, "run": str(args.run), "test": results, "best_val": best_val,
-              "command": run.get("command"), "steps": run["train"]["steps"]}
+    report = {
+        "model": args.name,
+        "run": str(args.run),
+        "test": results,
+        "best_val": best_val,
+        "command": run.get("command"),
+        "steps": run["train"]["steps"],
+    }
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -50,25 +56,47 @@ def main() -> None:
         return
     if "refine" in results:
         r = results["refine"]
-        metrics = {"mpjpe_mm": r["mpjpe"], "p_mpjpe_mm": r["p_mpjpe"], "accel_mm": r["accel"],
-                   "linear_mpjpe_mm": r["linear_mpjpe"], "cubic_mpjpe_mm": r["cubic_mpjpe"],
-                   "noise_sigma_m": r["sigma_m"], "outlier_prob": r["outlier_prob"]}
+        metrics = {
+            "mpjpe_mm": r["mpjpe"],
+            "p_mpjpe_mm": r["p_mpjpe"],
+            "accel_mm": r["accel"],
+            "linear_mpjpe_mm": r["linear_mpjpe"],
+            "cubic_mpjpe_mm": r["cubic_mpjpe"],
+            "noise_sigma_m": r["sigma_m"],
+            "outlier_prob": r["outlier_prob"],
+        }
     else:
         c, n = results["clean"], results["noisy"]
-        metrics = {"mpjpe_mm": c["mpjpe"], "mpjpe_noisy_mm": n["mpjpe"], "p_mpjpe_mm": c["p_mpjpe"],
-                   "p_mpjpe_noisy_mm": n["p_mpjpe"], "mpjve_mm": c["mpjve"], "accel_mm": c["accel"],
-                   "accel_noisy_mm": n["accel"]}
+        metrics = {
+            "mpjpe_mm": c["mpjpe"],
+            "mpjpe_noisy_mm": n["mpjpe"],
+            "p_mpjpe_mm": c["p_mpjpe"],
+            "p_mpjpe_noisy_mm": n["p_mpjpe"],
+            "mpjve_mm": c["mpjve"],
+            "accel_mm": c["accel"],
+            "accel_noisy_mm": n["accel"],
+        }
         if "input_stride" in c:
             metrics["input_stride"] = c["input_stride"]
     folder = bundle_weights(
-        args.run / "best", args.name, tag=args.tag, metrics=metrics, command=run.get("command") or "",
-        extra={"config": {"train": run["train"], "recipe": run["recipe"]}, "seed": run["train"]["seed"],
-               "data": "CMU mocap17 train + extra (subjects 1, 2, 5, 60, 8-14); validation: 10 % of those clips "
-                       "held out by clip; test: subjects 6, 7 through static virtual cameras",
-               "val_clips": run.get("val_clips"), "best_val": best_val, "steps": run["train"]["steps"],
-               "versions": run.get("versions"), "evaluation": {"views": args.views, "seed": args.seed}},
+        args.run / "best",
+        args.name,
+        tag=args.tag,
+        metrics=metrics,
+        command=run.get("command") or "",
+        extra={
+            "config": {"train": run["train"], "recipe": run["recipe"]},
+            "seed": run["train"]["seed"],
+            "data": "CMU mocap17 train + extra (subjects 1, 2, 5, 60, 8-14); validation: 10 % of those clips "
+            "held out by clip; test: subjects 6, 7 through static virtual cameras",
+            "val_clips": run.get("val_clips"),
+            "best_val": best_val,
+            "steps": run["train"]["steps"],
+            "versions": run.get("versions"),
+            "evaluation": {"views": args.views, "seed": args.seed},
+        },
         description=f"posezoo's own {args.name} weights trained on CMU motion capture with `posezoo train` "
-                    "(static virtual cameras, detector-like noise, bone-length augmentation); see docs/results.md",
+        "(static virtual cameras, detector-like noise, bone-length augmentation); see docs/results.md",
         overwrite=True,
     )
     print(f"bundled -> {folder}")

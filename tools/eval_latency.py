@@ -72,8 +72,11 @@ def main() -> None:
             errs.append(float(metrics.mpjpe(pred, gt, scale=1000)) * len(gt))
             accs.append(float(metrics.accel_error(pred, gt, scale=1000)) * (len(gt) - 2))
             frames += len(gt)
-        results[str(latency)] = {"mpjpe": round(sum(errs) / frames, 3),
-                                 "accel": round(sum(accs) / (frames - 2 * len(views)), 3), "frames": frames}
+        results[str(latency)] = {
+            "mpjpe": round(sum(errs) / frames, 3),
+            "accel": round(sum(accs) / (frames - 2 * len(views)), 3),
+            "frames": frames,
+        }
     # the batched definition equals the streaming lifter: check on the first view
     check = {}
     for latency in args.latency:
@@ -85,8 +88,15 @@ def main() -> None:
         streamed = np.stack([p for _, p in sorted(got, key=lambda item: item[0])])
         direct = predict(model, torch.from_numpy(views[0]["keypoints_2d"]), latency).numpy()
         check[str(latency)] = float(np.abs(streamed - direct).max())
-    report = {"model": args.model, "weights": args.weights, "latency": results, "stream_check_max_abs_m": check,
-              "views": args.views, "seed": args.seed, "clips": len(source)}
+    report = {
+        "model": args.model,
+        "weights": args.weights,
+        "latency": results,
+        "stream_check_max_abs_m": check,
+        "views": args.views,
+        "seed": args.seed,
+        "clips": len(source),
+    }
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -44,8 +44,16 @@ def views(split: str, cameras: int, seed: int) -> list[tuple[np.ndarray, np.ndar
     return out
 
 
-def evaluate(data, *, joint_noise_m: float = 0.0, scale: float = 1.0, pixel_noise: float = 0.0,
-             focal_factor: float = 1.0, smooth: float | None = None, seed: int = 0) -> dict[str, float]:
+def evaluate(
+    data,
+    *,
+    joint_noise_m: float = 0.0,
+    scale: float = 1.0,
+    pixel_noise: float = 0.0,
+    focal_factor: float = 1.0,
+    smooth: float | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     err, depth, plane = [], [], []
     for c3, px, f, c in data:
@@ -72,13 +80,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = views(args.split, args.cameras, args.seed)
     frames = sum(len(d[0]) for d in data)
-    print(f"{args.split}: {len(data)} clip views, {frames} frames; mean distance "
-          f"{np.mean([d[0][:, 0, 2].mean() for d in data]):.2f} m\n")
+    print(
+        f"{args.split}: {len(data)} clip views, {frames} frames; mean distance "
+        f"{np.mean([d[0][:, 0, 2].mean() for d in data]):.2f} m\n"
+    )
     n = args.joint_noise_mm / 1000
     rows = [
         ("exact 3D, exact 2D", {}),
         (f"3D + {args.joint_noise_mm:g} mm joint noise", {"joint_noise_m": n}),
-        (f"3D + {args.joint_noise_mm:g} mm, 2D + {args.pixel_noise:g} px", {"joint_noise_m": n, "pixel_noise": args.pixel_noise}),
+        (
+            f"3D + {args.joint_noise_mm:g} mm, 2D + {args.pixel_noise:g} px",
+            {"joint_noise_m": n, "pixel_noise": args.pixel_noise},
+        ),
         ("3D 10 % too small (shorter person)", {"scale": 0.9}),
         ("focal length 20 % too long", {"focal_factor": 1.2}),
     ]
@@ -90,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if smooth is not None and not kwargs.get("joint_noise_m"):
                     continue
                 r = evaluate(data, smooth=smooth, seed=args.seed, **kwargs)
-                print(f"| {label} | {smooth or 0:g} | {r['root_mm']:.1f} | {r['depth_mm']:.1f} | {r['image_plane_mm']:.1f} |")
+                print(
+                    f"| {label} | {smooth or 0:g} | {r['root_mm']:.1f} | {r['depth_mm']:.1f} | {r['image_plane_mm']:.1f} |"
+                )
     return 0
 
 

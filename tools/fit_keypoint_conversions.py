@@ -57,14 +57,18 @@ def make_pairs(
                 cl = cam.world_to_camera(pts)
                 det[layout].append(cam.project(cl))
                 cam3d[layout].append(cl)
-    return (np.concatenate(h36m), {k: np.concatenate(v) for k, v in det.items()},
-            {k: np.concatenate(v) for k, v in cam3d.items()})
+    return (
+        np.concatenate(h36m),
+        {k: np.concatenate(v) for k, v in det.items()},
+        {k: np.concatenate(v) for k, v in cam3d.items()},
+    )
 
 
 def refit_all(h36m_px: np.ndarray, det_px: dict[str, np.ndarray], noise_px: float = NOISE_PX) -> dict[str, tuple]:
     """``{layout: (refitted Conversion, [RuleFit])}`` for every layout in ``det_px``."""
-    return {layout: refit_conversion(get_conversion(layout), pts, h36m_px, noise=noise_px)
-            for layout, pts in det_px.items()}
+    return {
+        layout: refit_conversion(get_conversion(layout), pts, h36m_px, noise=noise_px) for layout, pts in det_px.items()
+    }
 
 
 def max_weight_difference(layout: str, refitted) -> float:
@@ -92,16 +96,21 @@ def ratios(cam3d: dict[str, np.ndarray], h36m_px: np.ndarray, coco_px: np.ndarra
     def above2(p: np.ndarray) -> float:  # image rows above the thorax, per 2D shoulder width
         return float(np.median((h36m_px[:, idx("thorax"), 1] - p[:, 1]) / np.maximum(sw2, 1e-6)))
 
-    hip_ratio = np.linalg.norm(c[:, 11] - c[:, 12], axis=-1) / np.linalg.norm(h[:, idx("left_hip")] - h[:, idx("right_hip")], axis=-1)
+    hip_ratio = np.linalg.norm(c[:, 11] - c[:, 12], axis=-1) / np.linalg.norm(
+        h[:, idx("left_hip")] - h[:, idx("right_hip")], axis=-1
+    )
     mid2 = (h36m_px[:, idx("left_shoulder")] + h36m_px[:, idx("right_shoulder")]) / 2
     return {
-        "detector_nose_above_shoulder_midpoint_2d": float(np.median((mid2[:, 1] - coco_px[:, 0, 1]) / np.maximum(sw2, 1e-6))),
+        "detector_nose_above_shoulder_midpoint_2d": float(
+            np.median((mid2[:, 1] - coco_px[:, 0, 1]) / np.maximum(sw2, 1e-6))
+        ),
         "h36m_nose_above_thorax_3d": above3(h[:, idx("nose")]),
         "detector_nose_above_thorax_3d": above3(c[:, 0]),
         "h36m_nose_above_thorax_2d": above2(h36m_px[:, idx("nose")]),
         "detector_nose_above_thorax_2d": above2(coco_px[:, 0]),
-        "eye_midpoint_below_head_top_m": float(np.median(np.linalg.norm(
-            (c[:, 1] + c[:, 2]) / 2 - h[:, idx("head_top")], axis=-1))),
+        "eye_midpoint_below_head_top_m": float(
+            np.median(np.linalg.norm((c[:, 1] + c[:, 2]) / 2 - h[:, idx("head_top")], axis=-1))
+        ),
         "detector_hip_width_ratio": float(np.median(hip_ratio)),
     }
 
@@ -109,10 +118,30 @@ def ratios(cam3d: dict[str, np.ndarray], h36m_px: np.ndarray, coco_px: np.ndarra
 def naive_coco_to_h36m(coco: np.ndarray) -> np.ndarray:
     """posezoo <= 0.1.0.dev0's conversion, for comparison: means of hips / shoulders, head top = eye midpoint."""
     out = np.empty(coco.shape[:-2] + (17, coco.shape[-1]))
-    c = {n: coco[..., i, :] for i, n in enumerate(("nose", "left_eye", "right_eye", "left_ear", "right_ear",
-                                                   "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-                                                   "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
-                                                   "right_knee", "left_ankle", "right_ankle"))}
+    c = {
+        n: coco[..., i, :]
+        for i, n in enumerate(
+            (
+                "nose",
+                "left_eye",
+                "right_eye",
+                "left_ear",
+                "right_ear",
+                "left_shoulder",
+                "right_shoulder",
+                "left_elbow",
+                "right_elbow",
+                "left_wrist",
+                "right_wrist",
+                "left_hip",
+                "right_hip",
+                "left_knee",
+                "right_knee",
+                "left_ankle",
+                "right_ankle",
+            )
+        )
+    }
     c["pelvis"] = (c["left_hip"] + c["right_hip"]) / 2
     c["thorax"] = (c["left_shoulder"] + c["right_shoulder"]) / 2
     c["spine"] = (c["pelvis"] + c["thorax"]) / 2
@@ -122,14 +151,20 @@ def naive_coco_to_h36m(coco: np.ndarray) -> np.ndarray:
     return out
 
 
-def conversion_errors(h36m_px: np.ndarray, coco_px: np.ndarray, noise_px: float, seed: int = 0) -> dict[str, np.ndarray]:
+def conversion_errors(
+    h36m_px: np.ndarray, coco_px: np.ndarray, noise_px: float, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Per-joint mean 2D error (px) of COCO -> H36M: fitted rules clean / with jitter, and the old conversion."""
     from posezoo.skeleton import coco_to_h36m
 
     noisy = coco_px + np.random.default_rng(seed).normal(0.0, noise_px, coco_px.shape)
     err = lambda a: np.linalg.norm(a - h36m_px, axis=-1).mean(0)  # noqa: E731
-    return {"fitted": err(coco_to_h36m(coco_px)), f"fitted+{noise_px:g}px": err(coco_to_h36m(noisy)),
-            "old": err(naive_coco_to_h36m(coco_px)), f"old+{noise_px:g}px": err(naive_coco_to_h36m(noisy))}
+    return {
+        "fitted": err(coco_to_h36m(coco_px)),
+        f"fitted+{noise_px:g}px": err(coco_to_h36m(noisy)),
+        "old": err(naive_coco_to_h36m(coco_px)),
+        f"old+{noise_px:g}px": err(naive_coco_to_h36m(noisy)),
+    }
 
 
 def _print_fits(layout: str, fits: list[RuleFit]) -> None:
@@ -138,8 +173,10 @@ def _print_fits(layout: str, fits: list[RuleFit]) -> None:
         if len(f.rule.sources) == 1 and f.mean_error == 0.0:
             continue
         w = ", ".join(f"{v:.4f}" for v in f.rule.weights)
-        print(f"{f.target:9s} {f.mean_error:6.2f} {f.p95_error:6.2f} {f.max_error:7.2f} {f.noise_gain:5.2f}  "
-              f"Rule({f.rule.sources}, ({w}))")
+        print(
+            f"{f.target:9s} {f.mean_error:6.2f} {f.p95_error:6.2f} {f.max_error:7.2f} {f.noise_gain:5.2f}  "
+            f"Rule({f.rule.sources}, ({w}))"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,19 +34,28 @@ def lifter_row(label: str, name: str) -> str:
 
 
 def main() -> None:
-    header = ("| model | MPJPE | P-MPJPE | N-MPJPE | MPJVE | accel | noisy MPJPE | noisy P-MPJPE | noisy MPJVE "
-              "| noisy accel |\n|---|---|---|---|---|---|---|---|---|---|")
+    header = (
+        "| model | MPJPE | P-MPJPE | N-MPJPE | MPJVE | accel | noisy MPJPE | noisy P-MPJPE | noisy MPJVE "
+        "| noisy accel |\n|---|---|---|---|---|---|---|---|---|---|"
+    )
     print("## Lifters (test split, static cameras, clean / noisy 2D)\n")
     print(header)
-    for label, name in (("`rtpca_small` (cmu)", "rtpca_small"), ("`mixste_small` (cmu)", "mixste_small"),
-                        ("`uplift_upsample_small` (cmu), every 4th frame", "uplift_upsample_small"),
-                        ("`uplift_upsample_small`, every 2nd frame", "uplift_upsample_small_stride2"),
-                        ("`uplift_upsample_small`, every 8th frame", "uplift_upsample_small_stride8")):
+    for label, name in (
+        ("`rtpca_small` (cmu)", "rtpca_small"),
+        ("`mixste_small` (cmu)", "mixste_small"),
+        ("`uplift_upsample_small` (cmu), every 4th frame", "uplift_upsample_small"),
+        ("`uplift_upsample_small`, every 2nd frame", "uplift_upsample_small_stride2"),
+        ("`uplift_upsample_small`, every 8th frame", "uplift_upsample_small_stride8"),
+    ):
         print(lifter_row(label, name))
     print("\n## Ablations\n")
     print(header)
-    for label, name in (("STE (`mixste_small`)", "mixste_small"), ("STE + TPCA + XLR (`rtpca_small`)", "rtpca_small"),
-                        ("UU with DUTA", "uplift_upsample_small"), ("UU without DUTA", "ablation_uu_small_no_duta")):
+    for label, name in (
+        ("STE (`mixste_small`)", "mixste_small"),
+        ("STE + TPCA + XLR (`rtpca_small`)", "rtpca_small"),
+        ("UU with DUTA", "uplift_upsample_small"),
+        ("UU without DUTA", "ablation_uu_small_no_duta"),
+    ):
         print(lifter_row(label, name))
     print("\n## Other window lengths\n")
     print(header)
@@ -57,11 +66,17 @@ def main() -> None:
         if not path.is_file():
             continue
         r = _test(_load(name))["refine"]
-        print(f"\n## MixSynthFormer (`{name}`): noisy keyframes every {r['sample_interval']} frames, "
-              f"sigma {r['sigma_m'] * 1000:.0f} mm, {r['outlier_prob']:.0%} outliers\n")
+        print(
+            f"\n## MixSynthFormer (`{name}`): noisy keyframes every {r['sample_interval']} frames, "
+            f"sigma {r['sigma_m'] * 1000:.0f} mm, {r['outlier_prob']:.0%} outliers\n"
+        )
         print("| method | MPJPE | P-MPJPE | N-MPJPE | MPJVE | accel |\n|---|---|---|---|---|---|")
-        for label, prefix in (("MixSynthFormer", ""), ("linear interpolation", "linear_"),
-                              ("cubic interpolation", "cubic_"), ("nearest keyframe", "nearest_")):
+        for label, prefix in (
+            ("MixSynthFormer", ""),
+            ("linear interpolation", "linear_"),
+            ("cubic interpolation", "cubic_"),
+            ("nearest keyframe", "nearest_"),
+        ):
             print(f"| {label} | " + " | ".join(f"{r[prefix + k]:.1f}" for k in KEYS) + " |")
 
 

@@ -18,7 +18,8 @@ from ._safe_load import UnsafeCheckpointError, load_pickled_checkpoint, strip_pr
 # The builder (models/) never imports this package: it calls what is registered here.
 register_official_loader(
     OfficialLoader(
-        is_official=is_official_checkpoint, convert=convert_official,
+        is_official=is_official_checkpoint,
+        convert=convert_official,
         accepts_model_config=converter_accepts_model_config,
     )
 )

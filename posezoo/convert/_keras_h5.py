@@ -21,8 +21,6 @@ __all__ = ["read_keras_h5"]
 PathLike = Union[str, os.PathLike]
 
 
-
-
 def _decode(names: Any) -> list[str]:
     if isinstance(names, (str, bytes)) or not hasattr(names, "__iter__"):
         names = [names]

@@ -84,9 +84,7 @@ def load_pickled_checkpoint(path: Union[str, os.PathLike]) -> dict:
                     f"{path}: not a readable PyTorch checkpoint (corrupt or truncated?): {_first_line(exc)}"
                 ) from None
             if not names:
-                raise UnsafeCheckpointError(
-                    f"{path}: refusing to load this checkpoint safely: {exc}"
-                ) from exc
+                raise UnsafeCheckpointError(f"{path}: refusing to load this checkpoint safely: {exc}") from exc
             for name in names:
                 module, _, qual = name.rpartition(".")
                 stub = type(qual, (_InertGlobal,), {"__module__": module})
@@ -110,4 +108,4 @@ def _first_line(exc: BaseException, width: int = 300) -> str:
 
 def strip_prefix(state_dict: dict, prefix: str) -> dict:
     """Remove ``prefix`` from every key that has it (e.g. DataParallel's ``module.``)."""
-    return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in state_dict.items()}
+    return {k[len(prefix) :] if k.startswith(prefix) else k: v for k, v in state_dict.items()}

@@ -62,8 +62,18 @@ _RENAMES = (
 )
 _LAYER = re.compile(r"^encoder\.layers\.(\d+)\.")
 _CONFIG_KEYS = {
-    "sample_interval", "step", "joint_dim", "emb_dim", "num_encoder_layers", "expansion_factor",
-    "dropout", "reduce_token", "reduce_channel", "device", "num_joints", "in_channels",
+    "sample_interval",
+    "step",
+    "joint_dim",
+    "emb_dim",
+    "num_encoder_layers",
+    "expansion_factor",
+    "dropout",
+    "reduce_token",
+    "reduce_channel",
+    "device",
+    "num_joints",
+    "in_channels",
     "keep_unused_value_reduce",
 }
 
@@ -86,8 +96,17 @@ def _read_config(config: Optional[Union[Mapping, PathLike]]) -> dict[str, Any]:
     unknown = sorted(set(config) - _CONFIG_KEYS)
     if unknown:
         raise ValueError(f"unknown MixSynthFormer config keys {unknown}; known: {sorted(_CONFIG_KEYS)}")
-    for key in ("sample_interval", "step", "joint_dim", "emb_dim", "num_encoder_layers", "reduce_token",
-                "reduce_channel", "num_joints", "in_channels"):
+    for key in (
+        "sample_interval",
+        "step",
+        "joint_dim",
+        "emb_dim",
+        "num_encoder_layers",
+        "reduce_token",
+        "reduce_channel",
+        "num_joints",
+        "in_channels",
+    ):
         if config.get(key) is not None:
             check_int(f"config {key}", config[key], limit="max_width")
     if "expansion_factor" in config:
@@ -163,21 +182,29 @@ def infer_mixsynthformer_kwargs(
     if expansion == int(expansion):
         expansion = int(expansion)
 
-    checks = {"joint_dim": features, "emb_dim": dim, "num_encoder_layers": depth, "sample_interval": interval,
-              "step": keyframes - 1}
+    checks = {
+        "joint_dim": features,
+        "emb_dim": dim,
+        "num_encoder_layers": depth,
+        "sample_interval": interval,
+        "step": keyframes - 1,
+    }
     wrong = {k: (cfg[k], v) for k, v in checks.items() if k in cfg and cfg[k] != v}
     if "expansion_factor" in cfg and int(dim * cfg["expansion_factor"]) != hidden:
         wrong["expansion_factor"] = (cfg["expansion_factor"], expansion)
     if wrong:
         detail = ", ".join(f"{k}: config {a!r} vs checkpoint {b!r}" for k, (a, b) in wrong.items())
         raise ValueError(f"config does not match the checkpoint's tensor shapes ({detail})")
-    for key, inferred, rows, full in (("reduce_token", reduce_token, tok_rows, window),
-                                      ("reduce_channel", reduce_channel, chn_rows, dim)):
+    for key, inferred, rows, full in (
+        ("reduce_token", reduce_token, tok_rows, window),
+        ("reduce_channel", reduce_channel, chn_rows, dim),
+    ):
         if key in cfg and full // int(cfg[key]) != rows:
             warnings.warn(
                 f"config {key}={cfg[key]} does not fit the checkpoint ({rows} rows of {full}); using "
                 f"{key}={inferred} from the tensor shapes (the official eval.py hard-codes 1, which is "
-                "wrong for checkpoints written by train.py)", stacklevel=3,
+                "wrong for checkpoints written by train.py)",
+                stacklevel=3,
             )
         elif key in cfg:
             if key == "reduce_token":
@@ -187,9 +214,16 @@ def infer_mixsynthformer_kwargs(
 
     num_joints, in_channels, layout_source = _joint_layout(features, cfg)
     arch = dict(
-        num_joints=num_joints, in_channels=in_channels, sample_interval=interval, num_keyframes=keyframes,
-        dim=dim, depth=depth, expansion_factor=expansion, reduce_token=reduce_token,
-        reduce_channel=reduce_channel, interp="learned",
+        num_joints=num_joints,
+        in_channels=in_channels,
+        sample_interval=interval,
+        num_keyframes=keyframes,
+        dim=dim,
+        depth=depth,
+        expansion_factor=expansion,
+        reduce_token=reduce_token,
+        reduce_channel=reduce_channel,
+        interp="learned",
     )
     info = {"joint_layout_source": layout_source, "token_keys": tok_rows, "channel_keys": chn_rows}
     return arch, info
@@ -219,7 +253,9 @@ def convert_mixsynthformer(
         raise WeightsError(f"{path}: 'state_dict' is a {type(sd).__name__}, not a mapping of names to tensors")
     non_tensor = [repr(k) for k, v in sd.items() if not isinstance(v, torch.Tensor) or not isinstance(k, str)]
     if non_tensor:
-        raise WeightsError(f"{path}: state_dict entries that are not tensors or have non-string keys: {non_tensor[:12]}")
+        raise WeightsError(
+            f"{path}: state_dict entries that are not tensors or have non-string keys: {non_tensor[:12]}"
+        )
     sd = strip_prefix(dict(sd), "module.")
     not_float = [f"{k} ({v.dtype})" for k, v in sd.items() if not v.is_floating_point()]
     if not_float:  # never cast integer/bool/complex data into float weights
@@ -262,7 +298,8 @@ def convert_mixsynthformer(
     meta = {
         "epoch": epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None,
         "official_metrics": {  # plain finite numbers only (this metadata is copied into config.json)
-            str(k): round(float(v), 6) for k, v in performance.items()
+            str(k): round(float(v), 6)
+            for k, v in performance.items()
             if (isinstance(v, (float, int)) and not isinstance(v, bool))
             or (isinstance(v, torch.Tensor) and v.numel() == 1 and v.is_floating_point())
             if math.isfinite(float(v))
@@ -270,6 +307,10 @@ def convert_mixsynthformer(
         **info,
     }
     return OfficialConversion(
-        model_cls=MixSynthFormer, arch_kwargs=arch, state_dict=converted,
-        compat_kwargs=compat, dropped_keys=dropped, meta=meta,
+        model_cls=MixSynthFormer,
+        arch_kwargs=arch,
+        state_dict=converted,
+        compat_kwargs=compat,
+        dropped_keys=dropped,
+        meta=meta,
     )

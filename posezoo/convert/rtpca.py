@@ -45,8 +45,19 @@ __all__ = ["convert_rtpca", "convert_mixste", "OFFICIAL_KWARGS", "SUFFIXES"]
 SUFFIXES = (".bin", ".pth", ".pt")
 #: keyword arguments of the official ``MixSTE2`` constructor (both repositories)
 OFFICIAL_KWARGS = (
-    "num_frame", "embed_dim_ratio", "depth", "num_joints", "in_chans", "num_heads", "mlp_ratio",
-    "qkv_bias", "qk_scale", "drop_rate", "attn_drop_rate", "drop_path_rate", "norm_layer",
+    "num_frame",
+    "embed_dim_ratio",
+    "depth",
+    "num_joints",
+    "in_chans",
+    "num_heads",
+    "mlp_ratio",
+    "qkv_bias",
+    "qk_scale",
+    "drop_rate",
+    "attn_drop_rate",
+    "drop_path_rate",
+    "norm_layer",
 )
 _OFFICIAL_DEFAULT_HEADS = 8  # run.py never changes it (nor do posezoo's classes); not visible in any shape
 _OFFICIAL_XLR_MEMORY_LEN = 30  # adaptive_avg_pool1d(30) is hard-coded in the official XLR path
@@ -81,7 +92,9 @@ def _read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
         raise ValueError(f"{path}: non-tensor entries or non-string keys in the state dict: {_fmt_keys(bad)}")
     not_float = [f"{k} ({v.dtype})" for k, v in state.items() if not v.is_floating_point()]
     if not_float:
-        raise ValueError(f"{path}: official weights must be floating point; non-floating tensors: {_fmt_keys(not_float)}")
+        raise ValueError(
+            f"{path}: official weights must be floating point; non-floating tensors: {_fmt_keys(not_float)}"
+        )
     meta = {k: ckpt[k] for k in ("epoch", "lr") if isinstance(ckpt.get(k), (int, float))}
     return strip_prefix(dict(state), "module."), meta
 
@@ -154,17 +167,34 @@ def _infer_architecture(state: Mapping[str, torch.Tensor], config: Mapping[str, 
     mlp_ratio = hidden / dim
     qkv_bias = any(k.startswith("STEblocks.0.attn.q") and k.endswith(".bias") for k in state)
     arch = dict(
-        num_frames=num_frames, num_joints=num_joints, in_channels=in_channels, out_channels=out_channels,
-        dim=dim, depth=depths["STE"], mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
+        num_frames=num_frames,
+        num_joints=num_joints,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        dim=dim,
+        depth=depths["STE"],
+        mlp_ratio=mlp_ratio,
+        qkv_bias=qkv_bias,
     )
     # cross-check the official kwargs against the shapes
-    checks = {"num_frame": "num_frames", "embed_dim_ratio": "dim", "depth": "depth", "num_joints": "num_joints",
-              "in_chans": "in_channels", "qkv_bias": "qkv_bias"}
-    conflicts = [f"{k}={config[k]!r} but the checkpoint has {arch[v]!r}"
-                 for k, v in checks.items() if k in config and config[k] != arch[v]]
+    checks = {
+        "num_frame": "num_frames",
+        "embed_dim_ratio": "dim",
+        "depth": "depth",
+        "num_joints": "num_joints",
+        "in_chans": "in_channels",
+        "qkv_bias": "qkv_bias",
+    }
+    conflicts = [
+        f"{k}={config[k]!r} but the checkpoint has {arch[v]!r}"
+        for k, v in checks.items()
+        if k in config and config[k] != arch[v]
+    ]
     if "mlp_ratio" in config and int(dim * config["mlp_ratio"]) != hidden:
-        conflicts.append(f"mlp_ratio={config['mlp_ratio']!r} gives hidden width {int(dim * config['mlp_ratio'])} "
-                         f"but mlp.fc1 has {hidden} rows")
+        conflicts.append(
+            f"mlp_ratio={config['mlp_ratio']!r} gives hidden width {int(dim * config['mlp_ratio'])} "
+            f"but mlp.fc1 has {hidden} rows"
+        )
     if conflicts:
         raise ValueError("config does not match the checkpoint: " + "; ".join(conflicts))
     if "mlp_ratio" in config:
@@ -191,10 +221,14 @@ def _common_mapping(key: str) -> Optional[str]:
     }
     if key in simple:
         return simple[key]
-    for official, ours in (("Spatial_norm.", "spatial_norm."), ("Temporal_norm.", "temporal_norm."),
-                           ("head.0.", "head_norm."), ("head.1.", "head.")):
-        if key.startswith(official) and key[len(official):] in ("weight", "bias"):
-            return ours + key[len(official):]
+    for official, ours in (
+        ("Spatial_norm.", "spatial_norm."),
+        ("Temporal_norm.", "temporal_norm."),
+        ("head.0.", "head_norm."),
+        ("head.1.", "head."),
+    ):
+        if key.startswith(official) and key[len(official) :] in ("weight", "bias"):
+            return ours + key[len(official) :]
     return None
 
 
@@ -218,11 +252,15 @@ def _check_pyramid(state: Mapping[str, torch.Tensor], num_frames: int, stages: i
     lengths = pyramid_lengths(num_frames, stages, _TPCA_RATIO)
     expected = {f"TTEblocks.0.attn.norm{k}.weight": lengths[k] for k in range(1, stages + 1)}
     expected.update({f"TTEblocks.0.attn.upnorm{j}.weight": lengths[stages - j] for j in range(1, stages + 1)})
-    wrong = [f"{k} {tuple(state[k].shape)} (expected ({n},))" for k, n in expected.items()
-             if k in state and tuple(state[k].shape) != (n,)]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} (expected ({n},))"
+        for k, n in expected.items()
+        if k in state and tuple(state[k].shape) != (n,)
+    ]
     if wrong:
-        raise ValueError(f"TPCA pyramid of the checkpoint does not follow T={num_frames} -> {lengths[1:]}: "
-                         + ", ".join(wrong))
+        raise ValueError(
+            f"TPCA pyramid of the checkpoint does not follow T={num_frames} -> {lengths[1:]}: " + ", ".join(wrong)
+        )
 
 
 def _convert(path: Path, config: Any, joint_order: str, family: str) -> OfficialConversion:
@@ -237,8 +275,10 @@ def _convert(path: Path, config: Any, joint_order: str, family: str) -> Official
     is_rtpca = any(_SPLIT_QKV_PARTS.match(k.split(".", 2)[2]) for k in state if _BLOCK_KEY.match(k))
     if is_rtpca != (family == "rtpca"):
         found = "RTPCA (split q/kv attention)" if is_rtpca else "MixSTE (fused qkv attention)"
-        raise ValueError(f"{path} holds a {found} checkpoint, not a {family} one; use from_official("
-                         f"{'rtpca' if is_rtpca else 'mixste'!r}, ...)")
+        raise ValueError(
+            f"{path} holds a {found} checkpoint, not a {family} one; use from_official("
+            f"{'rtpca' if is_rtpca else 'mixste'!r}, ...)"
+        )
     stages = sum(1 for k in state if re.match(r"^TTEblocks\.0\.attn\.up\d+\.weight$", k))
     if family == "rtpca":
         if stages == 0:
@@ -287,14 +327,23 @@ def _convert(path: Path, config: Any, joint_order: str, family: str) -> Official
 
     compat: dict[str, Any] = {"official_compat": True}
     if family == "rtpca":
-        arch.update(tpca=True, xlr=True, tpca_stages=stages, tpca_ratio=_TPCA_RATIO,
-                    tpca_compress="pool", tpca_amplify="transconv")
+        arch.update(
+            tpca=True,
+            xlr=True,
+            tpca_stages=stages,
+            tpca_ratio=_TPCA_RATIO,
+            tpca_compress="pool",
+            tpca_amplify="transconv",
+        )
         compat["xlr_memory_len"] = _OFFICIAL_XLR_MEMORY_LEN
     from ..models.mixste import MixSTE
     from ..models.rtpca import RTPCA
 
-    meta = {**meta, "official_repository": "hbing-l/RTPCA" if family == "rtpca" else "JinluZhang1126/MixSTE",
-            "official_class": "common/model_cross.py::MixSTE2"}
+    meta = {
+        **meta,
+        "official_repository": "hbing-l/RTPCA" if family == "rtpca" else "JinluZhang1126/MixSTE",
+        "official_class": "common/model_cross.py::MixSTE2",
+    }
     return OfficialConversion(
         model_cls=RTPCA if family == "rtpca" else MixSTE,
         arch_kwargs=arch,

@@ -51,19 +51,49 @@ OFFICIAL_LAYOUT = "uplift_upsample"  # posezoo.skeleton name of the official 17-
 
 # Defaults of the official UpliftUpsampleConfig class (a JSON config overrides them).
 _OFFICIAL_CONFIG_DEFAULTS: dict[str, Any] = {
-    "SPATIAL_EMBED_DIM": 32, "TEMPORAL_EMBED_DIM": 348, "MLP_RATIO": 2, "NUM_HEADS": 8,
-    "SPATIAL_TRANSFORMER_BLOCKS": 4, "TEMPORAL_TRANSFORMER_BLOCKS": 4, "STRIDES": [3, 3, 3],
-    "PADDINGS": None, "QKV_BIAS": True, "DROP_PATH_RATE": [0.1, 0.1, 0.0], "DROP_RATE": 0.0,
-    "ATTENTION_DROP_RATE": 0.0, "OUTPUT_BN": False, "USE_REFINE": False, "TOKEN_MASK_RATE": 0.0,
-    "LEARNABLE_MASKED_TOKEN": False, "NUM_KEYPOINTS": 17, "SEQUENCE_LENGTH": 27, "SEQUENCE_STRIDE": 1,
-    "MASK_STRIDE": None, "FIRST_STRIDED_TOKEN_ATTENTION_LAYER": 0,
+    "SPATIAL_EMBED_DIM": 32,
+    "TEMPORAL_EMBED_DIM": 348,
+    "MLP_RATIO": 2,
+    "NUM_HEADS": 8,
+    "SPATIAL_TRANSFORMER_BLOCKS": 4,
+    "TEMPORAL_TRANSFORMER_BLOCKS": 4,
+    "STRIDES": [3, 3, 3],
+    "PADDINGS": None,
+    "QKV_BIAS": True,
+    "DROP_PATH_RATE": [0.1, 0.1, 0.0],
+    "DROP_RATE": 0.0,
+    "ATTENTION_DROP_RATE": 0.0,
+    "OUTPUT_BN": False,
+    "USE_REFINE": False,
+    "TOKEN_MASK_RATE": 0.0,
+    "LEARNABLE_MASKED_TOKEN": False,
+    "NUM_KEYPOINTS": 17,
+    "SEQUENCE_LENGTH": 27,
+    "SEQUENCE_STRIDE": 1,
+    "MASK_STRIDE": None,
+    "FIRST_STRIDED_TOKEN_ATTENTION_LAYER": 0,
 }
 _OFFICIAL_KWARG_DEFAULTS: dict[str, Any] = {
-    "full_output": True, "num_frames": 9, "num_keypoints": 17, "spatial_d_model": 16, "temporal_d_model": 256,
-    "spatial_depth": 3, "temporal_depth": 3, "strides": [3, 3, 3], "paddings": None, "num_heads": 8,
-    "mlp_ratio": 2.0, "qkv_bias": True, "attn_drop_rate": 0.1, "drop_rate": 0.1, "drop_path_rate": 0.0,
-    "output_bn": False, "has_strided_input": False, "first_strided_token_attention_layer": 0,
-    "token_mask_rate": 0.0, "learnable_masked_token": False,
+    "full_output": True,
+    "num_frames": 9,
+    "num_keypoints": 17,
+    "spatial_d_model": 16,
+    "temporal_d_model": 256,
+    "spatial_depth": 3,
+    "temporal_depth": 3,
+    "strides": [3, 3, 3],
+    "paddings": None,
+    "num_heads": 8,
+    "mlp_ratio": 2.0,
+    "qkv_bias": True,
+    "attn_drop_rate": 0.1,
+    "drop_rate": 0.1,
+    "drop_path_rate": 0.0,
+    "output_bn": False,
+    "has_strided_input": False,
+    "first_strided_token_attention_layer": 0,
+    "token_mask_rate": 0.0,
+    "learnable_masked_token": False,
 }
 _EXTRA_OFFICIAL_KWARGS = {"sequence_stride", "mask_stride", "return_attention"}
 
@@ -99,8 +129,9 @@ def _check_unsupported(output_bn: Any, token_mask_rate: Any, learnable_masked_to
             "official configs with OUTPUT_BN=true (BatchNorm before the heads) are not supported by posezoo; "
             "none of the released configs uses it"
         )
-    if check_probability("TOKEN_MASK_RATE", token_mask_rate) > 0 and check_bool("LEARNABLE_MASKED_TOKEN",
-                                                                                learnable_masked_token):
+    if check_probability("TOKEN_MASK_RATE", token_mask_rate) > 0 and check_bool(
+        "LEARNABLE_MASKED_TOKEN", learnable_masked_token
+    ):
         raise ValueError(
             "official configs with TOKEN_MASK_RATE > 0 and LEARNABLE_MASKED_TOKEN=true carry an extra "
             "token layer that posezoo does not implement; none of the released configs uses it"
@@ -124,16 +155,25 @@ def _from_official_kwargs(kw: Mapping[str, Any], sequence_stride: Any, mask_stri
     dpr = k["drop_path_rate"]
     temporal_depth = check_int("temporal_depth", k["temporal_depth"], 0, limit="max_depth")
     return dict(
-        num_frames=k["num_frames"], num_joints=k["num_keypoints"], in_channels=2,
-        spatial_dim=k["spatial_d_model"], temporal_dim=k["temporal_d_model"],
-        spatial_depth=k["spatial_depth"], temporal_depth=temporal_depth,
+        num_frames=k["num_frames"],
+        num_joints=k["num_keypoints"],
+        in_channels=2,
+        spatial_dim=k["spatial_d_model"],
+        temporal_dim=k["temporal_d_model"],
+        spatial_depth=k["spatial_depth"],
+        temporal_depth=temporal_depth,
         strides=list(k["strides"]) if isinstance(k["strides"], (list, tuple)) else k["strides"],
         paddings=k["paddings"],
-        num_heads=k["num_heads"], mlp_ratio=k["mlp_ratio"], qkv_bias=k["qkv_bias"],
-        output_stride=sequence_stride, input_strides=input_strides, strided_input=strided_input,
+        num_heads=k["num_heads"],
+        mlp_ratio=k["mlp_ratio"],
+        qkv_bias=k["qkv_bias"],
+        output_stride=sequence_stride,
+        input_strides=input_strides,
+        strided_input=strided_input,
         first_strided_token_attention_layer=k["first_strided_token_attention_layer"],
         full_output=check_bool("full_output", k["full_output"]) and temporal_depth > 0,
-        drop_rate=k["drop_rate"], attn_drop_rate=k["attn_drop_rate"],
+        drop_rate=k["drop_rate"],
+        attn_drop_rate=k["attn_drop_rate"],
         drop_path_rate=list(dpr) if isinstance(dpr, (list, tuple)) else dpr,
     )
 
@@ -144,15 +184,26 @@ def _from_official_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     input_strides, strided = _mask_strides(c["MASK_STRIDE"], sequence_stride)
     _check_unsupported(c["OUTPUT_BN"], c["TOKEN_MASK_RATE"], c["LEARNABLE_MASKED_TOKEN"])
     official_kwargs = dict(
-        full_output=not check_bool("USE_REFINE", c["USE_REFINE"]), num_frames=c["SEQUENCE_LENGTH"],
+        full_output=not check_bool("USE_REFINE", c["USE_REFINE"]),
+        num_frames=c["SEQUENCE_LENGTH"],
         num_keypoints=c["NUM_KEYPOINTS"],
-        spatial_d_model=c["SPATIAL_EMBED_DIM"], temporal_d_model=c["TEMPORAL_EMBED_DIM"],
-        spatial_depth=c["SPATIAL_TRANSFORMER_BLOCKS"], temporal_depth=c["TEMPORAL_TRANSFORMER_BLOCKS"],
-        strides=c["STRIDES"], paddings=c["PADDINGS"], num_heads=c["NUM_HEADS"], mlp_ratio=c["MLP_RATIO"],
-        qkv_bias=c["QKV_BIAS"], attn_drop_rate=c["ATTENTION_DROP_RATE"], drop_rate=c["DROP_RATE"],
-        drop_path_rate=c["DROP_PATH_RATE"], output_bn=c["OUTPUT_BN"], has_strided_input=strided,
+        spatial_d_model=c["SPATIAL_EMBED_DIM"],
+        temporal_d_model=c["TEMPORAL_EMBED_DIM"],
+        spatial_depth=c["SPATIAL_TRANSFORMER_BLOCKS"],
+        temporal_depth=c["TEMPORAL_TRANSFORMER_BLOCKS"],
+        strides=c["STRIDES"],
+        paddings=c["PADDINGS"],
+        num_heads=c["NUM_HEADS"],
+        mlp_ratio=c["MLP_RATIO"],
+        qkv_bias=c["QKV_BIAS"],
+        attn_drop_rate=c["ATTENTION_DROP_RATE"],
+        drop_rate=c["DROP_RATE"],
+        drop_path_rate=c["DROP_PATH_RATE"],
+        output_bn=c["OUTPUT_BN"],
+        has_strided_input=strided,
         first_strided_token_attention_layer=c["FIRST_STRIDED_TOKEN_ATTENTION_LAYER"],
-        token_mask_rate=c["TOKEN_MASK_RATE"], learnable_masked_token=c["LEARNABLE_MASKED_TOKEN"],
+        token_mask_rate=c["TOKEN_MASK_RATE"],
+        learnable_masked_token=c["LEARNABLE_MASKED_TOKEN"],
     )
     return _from_official_kwargs(official_kwargs, sequence_stride, c["MASK_STRIDE"])
 
@@ -188,9 +239,7 @@ def resolve_config(config: Union[Mapping[str, Any], PathLike, None], joint_order
     elif "SEQUENCE_LENGTH" in config or any(k.isupper() for k in config):
         kwargs = _from_official_config(config)
     elif "spatial_d_model" in config or "temporal_d_model" in config:
-        kwargs = _from_official_kwargs(
-            config, config.get("sequence_stride", 1), config.get("mask_stride")
-        )
+        kwargs = _from_official_kwargs(config, config.get("sequence_stride", 1), config.get("mask_stride"))
     elif "spatial_dim" in config or "temporal_dim" in config or "num_frames" in config:
         kwargs = dict(config)
         if kwargs.setdefault("joint_order", joint_order) != joint_order:
@@ -237,10 +286,13 @@ def _dense(slots: dict[str, np.ndarray], name: str) -> torch.Tensor:
 
 def _block_tensors(slots: dict[str, np.ndarray], prefix: str, qkv_bias: bool, strided: bool) -> dict[str, torch.Tensor]:
     out = {
-        f"{prefix}.norm1.weight": _t(slots["norm1.w"]), f"{prefix}.norm1.bias": _t(slots["norm1.b"]),
+        f"{prefix}.norm1.weight": _t(slots["norm1.w"]),
+        f"{prefix}.norm1.bias": _t(slots["norm1.b"]),
         f"{prefix}.attn.qkv.weight": torch.cat([_dense(slots, f"{p}.w") for p in "qkv"], 0),
-        f"{prefix}.attn.proj.weight": _dense(slots, "proj.w"), f"{prefix}.attn.proj.bias": _t(slots["proj.b"]),
-        f"{prefix}.norm2.weight": _t(slots["norm2.w"]), f"{prefix}.norm2.bias": _t(slots["norm2.b"]),
+        f"{prefix}.attn.proj.weight": _dense(slots, "proj.w"),
+        f"{prefix}.attn.proj.bias": _t(slots["proj.b"]),
+        f"{prefix}.norm2.weight": _t(slots["norm2.w"]),
+        f"{prefix}.norm2.bias": _t(slots["norm2.b"]),
     }
     if qkv_bias:
         out[f"{prefix}.attn.qkv.bias"] = torch.cat([_t(slots[f"{p}.b"]) for p in "qkv"], 0)
@@ -248,26 +300,38 @@ def _block_tensors(slots: dict[str, np.ndarray], prefix: str, qkv_bias: bool, st
         fc1, conv = slots["fc1.w"], slots["fc2.w"]
         if fc1.ndim != 3 or fc1.shape[0] != 1 or conv.ndim != 3:
             raise ValueError(f"expected Conv1D kernels (1, C, H) and (3, H, C), got {fc1.shape} and {conv.shape}")
-        out.update({
-            f"{prefix}.mlp.fc1.weight": _t(fc1[0].T), f"{prefix}.mlp.fc1.bias": _t(slots["fc1.b"]),
-            f"{prefix}.mlp.conv.weight": _t(conv.transpose(2, 1, 0)), f"{prefix}.mlp.conv.bias": _t(slots["fc2.b"]),
-        })
+        out.update(
+            {
+                f"{prefix}.mlp.fc1.weight": _t(fc1[0].T),
+                f"{prefix}.mlp.fc1.bias": _t(slots["fc1.b"]),
+                f"{prefix}.mlp.conv.weight": _t(conv.transpose(2, 1, 0)),
+                f"{prefix}.mlp.conv.bias": _t(slots["fc2.b"]),
+            }
+        )
     else:
-        out.update({
-            f"{prefix}.mlp.fc1.weight": _dense(slots, "fc1.w"), f"{prefix}.mlp.fc1.bias": _t(slots["fc1.b"]),
-            f"{prefix}.mlp.fc2.weight": _dense(slots, "fc2.w"), f"{prefix}.mlp.fc2.bias": _t(slots["fc2.b"]),
-        })
+        out.update(
+            {
+                f"{prefix}.mlp.fc1.weight": _dense(slots, "fc1.w"),
+                f"{prefix}.mlp.fc1.bias": _t(slots["fc1.b"]),
+                f"{prefix}.mlp.fc2.weight": _dense(slots, "fc2.w"),
+                f"{prefix}.mlp.fc2.bias": _t(slots["fc2.b"]),
+            }
+        )
     return out
 
 
-def _group_plan(kw: Mapping[str, Any]) -> dict[str, tuple[Spec, Callable[[dict[str, np.ndarray]], dict[str, torch.Tensor]]]]:
+def _group_plan(
+    kw: Mapping[str, Any],
+) -> dict[str, tuple[Spec, Callable[[dict[str, np.ndarray]], dict[str, torch.Tensor]]]]:
     """Every group the official model has for these kwargs: (spec, slots -> posezoo tensors)."""
     qkv_bias = bool(kw.get("qkv_bias", True))
     plan: dict[str, tuple[Spec, Callable]] = {}
 
     def dense(target: str) -> tuple[Spec, Callable]:
         return [("kernel:0", "w"), ("bias:0", "b")], lambda s: {
-            f"{target}.weight": _dense(s, "w"), f"{target}.bias": _t(s["b"])}
+            f"{target}.weight": _dense(s, "w"),
+            f"{target}.bias": _t(s["b"]),
+        }
 
     def table(target: str, suffix: str) -> tuple[Spec, Callable]:
         return [(suffix, "x")], lambda s: {target: _t(s["x"])}
@@ -280,8 +344,10 @@ def _group_plan(kw: Mapping[str, Any]) -> dict[str, tuple[Spec, Callable[[dict[s
                 _block_spec(qkv_bias, False),
                 lambda s, i=i: _block_tensors(s, f"spatial_blocks.{i}", qkv_bias, False),
             )
-        plan["spatial_norm"] = [("gamma:0", "w"), ("beta:0", "b")], lambda s: {
-            "spatial_norm.weight": _t(s["w"]), "spatial_norm.bias": _t(s["b"])}
+        plan["spatial_norm"] = (
+            [("gamma:0", "w"), ("beta:0", "b")],
+            lambda s: {"spatial_norm.weight": _t(s["w"]), "spatial_norm.bias": _t(s["b"])},
+        )
     plan["spatial_to_temporal_fc"] = dense("spatial_to_temporal")
     plan["temporal_pe"] = table("temporal_pos_embed.weight", "positional_encoding_weights:0")
     if kw.get("strided_input", True):
@@ -292,7 +358,9 @@ def _group_plan(kw: Mapping[str, Any]) -> dict[str, tuple[Spec, Callable[[dict[s
             lambda s, i=i: _block_tensors(s, f"temporal_encoder.blocks.{i}", qkv_bias, False),
         )
     for i in range(len(kw.get("strides", []))):
-        plan[f"strided_temporal_pe_{i + 1}"] = table(f"strided_blocks.{i}.pos_embed.weight", "positional_encoding_weights:0")
+        plan[f"strided_temporal_pe_{i + 1}"] = table(
+            f"strided_blocks.{i}.pos_embed.weight", "positional_encoding_weights:0"
+        )
         plan[f"strided_temporal_block_{i + 1}"] = (
             _block_spec(qkv_bias, True),
             lambda s, i=i: _block_tensors(s, f"strided_blocks.{i}", qkv_bias, True),
@@ -327,8 +395,14 @@ def _permute_joints(sd: dict[str, torch.Tensor], idx: torch.Tensor, num_joints: 
     def take(t: torch.Tensor, dim: int) -> torch.Tensor:
         return t.unflatten(dim, (num_joints, -1)).index_select(dim, idx).flatten(dim, dim + 1).contiguous()
 
-    plan = {"spatial_pos_embed.weight": 0, "spatial_to_temporal.weight": 1,
-            "full_head.weight": 0, "full_head.bias": 0, "central_head.weight": 0, "central_head.bias": 0}
+    plan = {
+        "spatial_pos_embed.weight": 0,
+        "spatial_to_temporal.weight": 1,
+        "full_head.weight": 0,
+        "full_head.bias": 0,
+        "central_head.weight": 0,
+        "central_head.bias": 0,
+    }
     for key, dim in plan.items():
         if key in sd:
             sd[key] = take(sd[key], dim)
@@ -383,8 +457,11 @@ def convert_uplift_upsample(
             problems.append(f"{group}: {exc}")
     if not problems:
         expected = reference.state_dict()
-        wrong = [f"{k}: file {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
-                 for k, v in state_dict.items() if k in expected and v.shape != expected[k].shape]
+        wrong = [
+            f"{k}: file {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
+            for k, v in state_dict.items()
+            if k in expected and v.shape != expected[k].shape
+        ]
         unmapped = sorted(set(expected) - set(state_dict))
         extra = sorted(set(state_dict) - set(expected))
         if wrong:
@@ -404,6 +481,8 @@ def convert_uplift_upsample(
         model_cls=UpliftUpsample,
         arch_kwargs=kwargs,
         state_dict=state_dict,
-        meta={"official_format": "keras_h5", **{("keras_version" if k == "keras_version" else f"keras_{k}"): v
-                                                for k, v in attrs.items()}},
+        meta={
+            "official_format": "keras_h5",
+            **{("keras_version" if k == "keras_version" else f"keras_{k}"): v for k, v in attrs.items()},
+        },
     )

@@ -12,7 +12,18 @@ from .._validation import check_real_array
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 ArrayLike = Union[np.ndarray, torch.Tensor, float, int, Sequence[float]]
 
-__all__ = ["Array", "ArrayLike", "is_torch", "as_like", "expand_params", "check_array", "cross", "stack", "concat", "sqrt"]
+__all__ = [
+    "Array",
+    "ArrayLike",
+    "is_torch",
+    "as_like",
+    "expand_params",
+    "check_array",
+    "cross",
+    "stack",
+    "concat",
+    "sqrt",
+]
 
 
 def is_torch(x: Any) -> bool:
@@ -36,12 +47,17 @@ def as_like(value: ArrayLike, like: Array, name: str = "camera parameter") -> Ar
         try:
             arr = np.asarray(value)
         except (ValueError, TypeError) as exc:  # ragged nesting
-            raise TypeError(f"{name} must be a number or an array of numbers, got {type(value).__name__}: {exc}") from None
+            raise TypeError(
+                f"{name} must be a number or an array of numbers, got {type(value).__name__}: {exc}"
+            ) from None
         check_real_array(name, arr, finite=True)
     if isinstance(like, torch.Tensor):
         dtype = like.dtype if like.is_floating_point() else torch.float32
-        out = value.to(device=like.device, dtype=dtype) if isinstance(value, torch.Tensor) else \
-            torch.as_tensor(np.asarray(value), dtype=dtype, device=like.device)
+        out = (
+            value.to(device=like.device, dtype=dtype)
+            if isinstance(value, torch.Tensor)
+            else torch.as_tensor(np.asarray(value), dtype=dtype, device=like.device)
+        )
         if not bool(torch.isfinite(out).all()):  # finite values that overflow the points' precision
             raise ValueError(f"{name} does not fit in {dtype}: values overflow to inf")
         return out

@@ -113,11 +113,26 @@ def load_npz_safe(path: Union[str, os.PathLike], *, allow_objects: bool = True) 
                 out[key] = value
     except ValueError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, KeyError, IndexError, TypeError,
-            AttributeError, RecursionError, MemoryError, NotImplementedError, pickle.UnpicklingError,
-            RuntimeError, struct.error, zlib.error) as exc:
-        raise ValueError(f"{path}: not a readable .npz file (corrupt, truncated or hostile?): "
-                         f"{type(exc).__name__}: {exc}") from None
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        EOFError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        RecursionError,
+        MemoryError,
+        NotImplementedError,
+        pickle.UnpicklingError,
+        RuntimeError,
+        struct.error,
+        zlib.error,
+    ) as exc:
+        raise ValueError(
+            f"{path}: not a readable .npz file (corrupt, truncated or hostile?): {type(exc).__name__}: {exc}"
+        ) from None
     return out
 
 
@@ -132,9 +147,11 @@ def load_npy_safe(path: Union[str, os.PathLike]) -> np.ndarray:
         raise FileNotFoundError(f"data file not found: {path}")
     size = os.path.getsize(path)
     if size > limits.max_decompressed_bytes:
-        raise ValueError(f"{path}: {size:,} bytes is more than {limits.max_decompressed_bytes:,} "
-                         "(posezoo.limits.max_decompressed_bytes); refusing to read it. Raise the limit if the file "
-                         "is trusted")
+        raise ValueError(
+            f"{path}: {size:,} bytes is more than {limits.max_decompressed_bytes:,} "
+            "(posezoo.limits.max_decompressed_bytes); refusing to read it. Raise the limit if the file "
+            "is trusted"
+        )
     try:
         with open(path, "rb") as fh:
             return _read_member(fh.read(), str(path), allow_objects=False)
@@ -143,5 +160,6 @@ def load_npy_safe(path: Union[str, os.PathLike]) -> np.ndarray:
             raise
         raise ValueError(f"{path}: not a readable .npy file: {exc}") from None
     except (OSError, EOFError, TypeError, MemoryError, struct.error) as exc:
-        raise ValueError(f"{path}: not a readable .npy file (corrupt or truncated?): "
-                         f"{type(exc).__name__}: {exc}") from None
+        raise ValueError(
+            f"{path}: not a readable .npy file (corrupt or truncated?): {type(exc).__name__}: {exc}"
+        ) from None

@@ -157,12 +157,15 @@ def matrix_to_quaternion(m: Array) -> Array:
     else:
         s = np.sqrt(np.maximum(t, floor)) * 2
     s0, s1, s2, s3 = s[..., 0], s[..., 1], s[..., 2], s[..., 3]
-    candidates = stack([
-        stack([s0 / 4, (m21 - m12) / s0, (m02 - m20) / s0, (m10 - m01) / s0]),
-        stack([(m21 - m12) / s1, s1 / 4, (m01 + m10) / s1, (m02 + m20) / s1]),
-        stack([(m02 - m20) / s2, (m01 + m10) / s2, s2 / 4, (m12 + m21) / s2]),
-        stack([(m10 - m01) / s3, (m02 + m20) / s3, (m12 + m21) / s3, s3 / 4]),
-    ], axis=-2)  # (..., 4 branches, 4)
+    candidates = stack(
+        [
+            stack([s0 / 4, (m21 - m12) / s0, (m02 - m20) / s0, (m10 - m01) / s0]),
+            stack([(m21 - m12) / s1, s1 / 4, (m01 + m10) / s1, (m02 + m20) / s1]),
+            stack([(m02 - m20) / s2, (m01 + m10) / s2, s2 / 4, (m12 + m21) / s2]),
+            stack([(m10 - m01) / s3, (m02 + m20) / s3, (m12 + m21) / s3, s3 / 4]),
+        ],
+        axis=-2,
+    )  # (..., 4 branches, 4)
     if isinstance(m, torch.Tensor):
         best = t.argmax(dim=-1)
         q = torch.gather(candidates, -2, best[..., None, None].expand(*best.shape, 1, 4))[..., 0, :]
@@ -244,7 +247,7 @@ def project_points(
         if radial_distortion is not None:
             k = expand_params(as_like(radial_distortion, x), x)
             k = _check_last(k, 3, "radial_distortion")
-            factor = 1 + k[..., 0:1] * r2 + k[..., 1:2] * r2 ** 2 + k[..., 2:3] * r2 ** 3
+            factor = 1 + k[..., 0:1] * r2 + k[..., 1:2] * r2**2 + k[..., 2:3] * r2**3
         offset = 0
         if tangential_distortion is not None:
             p = expand_params(as_like(tangential_distortion, x), x)
@@ -328,8 +331,14 @@ class Camera:
     res_h: Any
     name: Optional[str] = field(default=None, compare=False)
 
-    _SIZES = {"orientation": 4, "translation": 3, "focal_length": 2, "center": 2,
-              "radial_distortion": 3, "tangential_distortion": 2}
+    _SIZES = {
+        "orientation": 4,
+        "translation": 3,
+        "focal_length": 2,
+        "center": 2,
+        "radial_distortion": 3,
+        "tangential_distortion": 2,
+    }
 
     def __post_init__(self) -> None:
         lead = None
@@ -344,8 +353,7 @@ class Camera:
                 lead = tuple(value.shape[:-1])
             elif tuple(value.shape[:-1]) != lead:
                 raise ValueError(
-                    f"Camera.{key} has leading shape {tuple(value.shape[:-1])}, expected {lead} "
-                    "like the other fields"
+                    f"Camera.{key} has leading shape {tuple(value.shape[:-1])}, expected {lead} like the other fields"
                 )
         for key in ("res_w", "res_h"):
             value = getattr(self, key)
@@ -368,16 +376,22 @@ class Camera:
 
     def to_torch(self, device: Union[str, torch.device, None] = None, dtype: torch.dtype = torch.float32) -> Camera:
         """The same camera with every field a torch tensor."""
+
         def conv(v: Any) -> torch.Tensor:
-            return torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v).to(device=device, dtype=dtype)
+            return torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v).to(
+                device=device, dtype=dtype
+            )
+
         return replace(self, **{f.name: conv(getattr(self, f.name)) for f in fields(self) if f.name != "name"})
 
     def to_numpy(self, dtype: Any = np.float64) -> Camera:
         """The same camera with every field a numpy array."""
+
         def conv(v: Any) -> np.ndarray:
             if isinstance(v, torch.Tensor):
                 v = v.detach().cpu().numpy()
             return np.asarray(v, dtype=dtype)
+
         return replace(self, **{f.name: conv(getattr(self, f.name)) for f in fields(self) if f.name != "name"})
 
     def to_dict(self) -> dict[str, Any]:
@@ -425,8 +439,9 @@ class Camera:
     def project(self, x_cam: Array, distort: bool = True, clamp: Optional[float] = None) -> Array:
         """Camera-frame points ``(..., 3)`` -> pixels ``(..., 2)``."""
         if distort:
-            return project_points(x_cam, self.focal_length, self.center, self.radial_distortion,
-                                  self.tangential_distortion, clamp=clamp)
+            return project_points(
+                x_cam, self.focal_length, self.center, self.radial_distortion, self.tangential_distortion, clamp=clamp
+            )
         return project_points(x_cam, self.focal_length, self.center, clamp=clamp)
 
     def project_world(self, x_world: Array, distort: bool = True) -> Array:
@@ -532,9 +547,15 @@ class VirtualCameraSampler:
             -self.principal_point_jitter_px, self.principal_point_jitter_px, size=(n, 2)
         )
         cam = Camera(
-            orientation=orientation, translation=position, focal_length=np.stack([f, f], -1),
-            center=c, radial_distortion=np.zeros((n, 3)), tangential_distortion=np.zeros((n, 2)),
-            res_w=np.full(n, float(w)), res_h=np.full(n, float(h)), name="virtual",
+            orientation=orientation,
+            translation=position,
+            focal_length=np.stack([f, f], -1),
+            center=c,
+            radial_distortion=np.zeros((n, 3)),
+            tangential_distortion=np.zeros((n, 2)),
+            res_w=np.full(n, float(w)),
+            res_h=np.full(n, float(h)),
+            name="virtual",
         )
         return cam[0] if single else cam
 

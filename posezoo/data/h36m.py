@@ -68,8 +68,20 @@ H36M_TRAIN_SUBJECTS: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
 H36M_TEST_SUBJECTS: tuple[str, ...] = ("S9", "S11")
 #: The 15 actions, named as in the VideoPose3D files (keys are "<action>" or "<action> <n>").
 H36M_ACTIONS: tuple[str, ...] = (
-    "Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing",
-    "Purchases", "Sitting", "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking",
+    "Directions",
+    "Discussion",
+    "Eating",
+    "Greeting",
+    "Phoning",
+    "Photo",
+    "Posing",
+    "Purchases",
+    "Sitting",
+    "SittingDown",
+    "Smoking",
+    "Waiting",
+    "WalkDog",
+    "Walking",
     "WalkTogether",
 )
 _ACTION_ALIASES = {"TakingPhoto": "Photo", "WalkingDog": "WalkDog", "WalkingTogether": "WalkTogether"}
@@ -103,9 +115,7 @@ def _camera_index(camera: Union[int, str]) -> int:
 def h36m_camera(subject: str, camera: Union[int, str]) -> Camera:
     """Calibrated H36M camera of ``subject`` (``"S1"`` ...): translation in metres, intrinsics in pixels."""
     if subject not in H36M_EXTRINSICS:
-        raise ValueError(
-            f"no public calibration for subject {subject!r}; subjects: {', '.join(H36M_EXTRINSICS)}"
-        )
+        raise ValueError(f"no public calibration for subject {subject!r}; subjects: {', '.join(H36M_EXTRINSICS)}")
     i = _camera_index(camera)
     cam_id = H36M_CAMERA_IDS[i]
     center, focal, radial, tangential, res_w, res_h = H36M_INTRINSICS[cam_id]
@@ -117,7 +127,9 @@ def h36m_camera(subject: str, camera: Union[int, str]) -> Camera:
         center=np.asarray(center, dtype=np.float64),
         radial_distortion=np.asarray(radial, dtype=np.float64),
         tangential_distortion=np.asarray(tangential, dtype=np.float64),
-        res_w=float(res_w), res_h=float(res_h), name=cam_id,
+        res_w=float(res_w),
+        res_h=float(res_h),
+        name=cam_id,
     )
 
 
@@ -270,7 +282,9 @@ def align_2d_to_3d(
         extra = sum(r.frames_2d - r.frames_3d for r in trimmed)
         warnings.warn(
             f"trimmed the last frames of {len(trimmed)} 2D sequences ({extra} frames in all) to the "
-            "mocap length, as VideoPose3D does", UserWarning, stacklevel=2,
+            "mocap length, as VideoPose3D does",
+            UserWarning,
+            stacklevel=2,
         )
     return aligned, trimmed
 
@@ -320,18 +334,18 @@ def h36m_sequences(
                 kp = kp_file[..., :2]
                 conf = kp_file[..., 2] if kp_file.shape[-1] == 3 else np.ones(kp.shape[:2])
                 if kp.shape[1] != world.shape[1]:
-                    raise ValueError(
-                        f"{s}/{action}: 2D has {kp.shape[1]} joints, 3D has {world.shape[1]}"
-                    )
+                    raise ValueError(f"{s}/{action}: 2D has {kp.shape[1]} joints, 3D has {world.shape[1]}")
                 pos_cam = world_to_camera(np.asarray(world, dtype=np.float64), cam.orientation, cam.translation)
                 trajectory = pos_cam[:, root].copy()
-                out.append({
-                    "keypoints_2d": normalize_screen_coordinates(kp, cam.res_w, cam.res_h).astype(np.float32),
-                    "pose_3d": (pos_cam - pos_cam[:, root:root + 1]).astype(np.float32),
-                    "trajectory": trajectory.astype(np.float32),
-                    "confidence": np.asarray(conf, dtype=np.float32),
-                    "subject": s,
-                    "action": action,
-                    "camera": cam.name,
-                })
+                out.append(
+                    {
+                        "keypoints_2d": normalize_screen_coordinates(kp, cam.res_w, cam.res_h).astype(np.float32),
+                        "pose_3d": (pos_cam - pos_cam[:, root : root + 1]).astype(np.float32),
+                        "trajectory": trajectory.astype(np.float32),
+                        "confidence": np.asarray(conf, dtype=np.float32),
+                        "subject": s,
+                        "action": action,
+                        "camera": cam.name,
+                    }
+                )
     return out

@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 
-
 def window_stride(window: int, sample_interval: int, step: int = 1) -> int:
     """Frames between window starts, ``step * sample_interval``.
 
@@ -136,7 +135,9 @@ def merge_windows(windows: torch.Tensor, starts: torch.Tensor, length: int) -> t
         raise ValueError(f"windows must be (B, W, T, ...), got {getattr(windows, 'shape', type(windows))}")
     starts = torch.as_tensor(starts, dtype=torch.long, device=windows.device)
     if starts.ndim != 1 or starts.shape[0] != windows.shape[1]:
-        raise ValueError(f"starts must be ({windows.shape[1]},) for {windows.shape[1]} windows, got {tuple(starts.shape)}")
+        raise ValueError(
+            f"starts must be ({windows.shape[1]},) for {windows.shape[1]} windows, got {tuple(starts.shape)}"
+        )
     check_int("length", length, 1, limit="max_sequence_frames")
     if (starts < 0).any():
         raise ValueError("window starts must be >= 0")

@@ -145,7 +145,7 @@ def camera_view(
         confidence = np.ones(pixels.shape[:-1])
     return {
         "keypoints_2d": cam.normalize(pixels).astype(np.float32),
-        "pose_3d": (cam3d - cam3d[:, root:root + 1]).astype(np.float32),
+        "pose_3d": (cam3d - cam3d[:, root : root + 1]).astype(np.float32),
         "confidence": confidence.astype(np.float32),
         "camera_intrinsics": cam.intrinsics().astype(np.float32),
         "image_size": np.array([float(cam.res_w), float(cam.res_h)], dtype=np.float32),

@@ -81,7 +81,6 @@ FLIP_JOINT_FIELDS = ("confidence",)
 FLIP_VECTOR_FIELDS = ("trajectory",)
 
 
-
 # --------------------------------------------------------------------------- frame indices
 
 
@@ -145,9 +144,9 @@ def evaluation_windows(length: int, num_frames: int) -> list[EvalWindow]:
     ]
     rest = length % t
     if rest:
-        windows.append(EvalWindow(
-            np.arange(length - t, length, dtype=np.int64), slice(t - rest, t), slice(length - rest, length)
-        ))
+        windows.append(
+            EvalWindow(np.arange(length - t, length, dtype=np.int64), slice(t - rest, t), slice(length - rest, length))
+        )
     return windows
 
 
@@ -206,7 +205,11 @@ def interpolate_frames(values: Any, positions: np.ndarray, length: int) -> Any:
     if positions[0] != 0 or positions[-1] < length - 1 or np.any(np.diff(positions) <= 0):
         raise ValueError("positions must increase strictly from 0 to at least length - 1")
     if len(positions) == 1:
-        return values[[0] * length] if isinstance(values, np.ndarray) else values[torch.zeros(length, dtype=torch.long, device=values.device)]
+        return (
+            values[[0] * length]
+            if isinstance(values, np.ndarray)
+            else values[torch.zeros(length, dtype=torch.long, device=values.device)]
+        )
     frames = np.arange(length)
     left = np.clip(np.searchsorted(positions, frames, side="right") - 1, 0, len(positions) - 2)
     weight = (frames - positions[left]) / (positions[left + 1] - positions[left])
@@ -429,7 +432,11 @@ class Seq2SeqWindows(_WindowDataset):
     ) -> None:
         super().__init__(source, flip, skeleton, seed)
         self.num_frames = check_int("num_frames", num_frames, numpy_ok=True, limit="max_sequence_frames")
-        self.stride = self.num_frames if stride is None else check_int("stride", stride, numpy_ok=True, limit="max_sequence_frames")
+        self.stride = (
+            self.num_frames
+            if stride is None
+            else check_int("stride", stride, numpy_ok=True, limit="max_sequence_frames")
+        )
         for seq in range(len(source)):
             for start in training_window_starts(source.sequence_length(seq), self.num_frames, self.stride):
                 self._items.append((seq, int(start)))
@@ -483,7 +490,9 @@ class UpliftUpsampleWindows(_WindowDataset):
         self.output_stride = check_int("output_stride", output_stride, numpy_ok=True, limit="max_sequence_frames")
         if center_step is None:
             center_step = 1 if train else self.output_stride
-        self.input_strides = [check_int("input_strides[i]", s, numpy_ok=True, limit="max_sequence_frames") for s in input_strides]
+        self.input_strides = [
+            check_int("input_strides[i]", s, numpy_ok=True, limit="max_sequence_frames") for s in input_strides
+        ]
         if not self.input_strides:
             raise ValueError("input_strides must not be empty")
         for s in self.input_strides:
@@ -552,7 +561,11 @@ class MixSynthWindows(_WindowDataset):
         self.sample_interval = check_int("sample_interval", sample_interval, numpy_ok=True, limit="max_sequence_frames")
         self.window = mixsynth_window_length(sample_interval, num_keyframes)
         self.keyframe_mask = mixsynth_keyframe_mask(sample_interval, num_keyframes)
-        self.step = self.sample_interval if step is None else check_int("step", step, numpy_ok=True, limit="max_sequence_frames")
+        self.step = (
+            self.sample_interval
+            if step is None
+            else check_int("step", step, numpy_ok=True, limit="max_sequence_frames")
+        )
         self.target_key, self.input_key = target_key, input_key
         for seq in range(len(source)):
             for start in mixsynth_window_starts(source.sequence_length(seq), self.window, self.step):

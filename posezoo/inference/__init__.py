@@ -8,7 +8,6 @@ cut the sequence into the model's windows, batch them and stitch the outputs
 back to exactly the input length. See ``docs/data_inference.md``.
 """
 
-
 from .lift import lift
 from .optimize import OptimizedModel, optimize_for_inference
 from .refine import refine
@@ -16,6 +15,12 @@ from .root_trajectory import Intrinsics, default_intrinsics, root_trajectory
 from .streaming import StreamingLifter
 
 __all__ = [
-    "lift", "refine", "root_trajectory", "Intrinsics", "default_intrinsics", "StreamingLifter",
-    "optimize_for_inference", "OptimizedModel",
+    "lift",
+    "refine",
+    "root_trajectory",
+    "Intrinsics",
+    "default_intrinsics",
+    "StreamingLifter",
+    "optimize_for_inference",
+    "OptimizedModel",
 ]

@@ -19,8 +19,11 @@ ModelArg = Union[str, nn.Module]
 def _check_sequence(x: Any, name: str) -> None:
     if not isinstance(x, (np.ndarray, torch.Tensor)):
         raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
-    dtype_ok = (x.is_floating_point() or not (x.is_complex() or x.dtype == torch.bool)) if isinstance(x, torch.Tensor) \
+    dtype_ok = (
+        (x.is_floating_point() or not (x.is_complex() or x.dtype == torch.bool))
+        if isinstance(x, torch.Tensor)
         else (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer))
+    )
     if not dtype_ok:
         raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
 
@@ -171,5 +174,3 @@ def _as_list(value: Any, n: int, name: str) -> list:
     if not isinstance(value, (list, tuple)) or len(value) != n:
         raise ValueError(f"with a list of {n} sequences, {name} must be None or a list of {n} arrays")
     return list(value)
-
-

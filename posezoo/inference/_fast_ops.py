@@ -125,8 +125,10 @@ class FastLinear(nn.Module):
         return self._packed is not None
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, dtype={self.weight.dtype}, "
-                f"activation={self.activation}, onednn={self.uses_onednn}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, dtype={self.weight.dtype}, "
+            f"activation={self.activation}, onednn={self.uses_onednn}"
+        )
 
     def __getstate__(self) -> dict:  # copy.deepcopy / torch.save: the packed tensor has no storage to copy
         state = self.__dict__.copy()
@@ -141,7 +143,9 @@ class FastLinear(nn.Module):
 
     def _apply(self, fn, recurse=True):  # .to()/.cuda(): the packed copy cannot follow, re-derive it
         out = super()._apply(fn, recurse)
-        if self._packed is not None and (self.weight.device.type != "cpu" or onednn_linear_status(self.weight.dtype) != "ok"):
+        if self._packed is not None and (
+            self.weight.device.type != "cpu" or onednn_linear_status(self.weight.dtype) != "ok"
+        ):
             self._packed = None
         elif self._packed is not None:
             self._packed = torch.ops.mkldnn._reorder_linear_weight(self.weight, None)
@@ -149,7 +153,11 @@ class FastLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.weight.dtype)
-        if (self._packed is not None and x.device.type == "cpu" and not torch.is_grad_enabled()
-                and x.numel() * self.out_features >= ONEDNN_MIN_MACS):
+        if (
+            self._packed is not None
+            and x.device.type == "cpu"
+            and not torch.is_grad_enabled()
+            and x.numel() * self.out_features >= ONEDNN_MIN_MACS
+        ):
             return torch.ops.mkldnn._linear_pointwise(x, self._packed, self.bias, *_onednn_args(self.activation))
         return _reference_activation(F.linear(x, self.weight, self.bias), self.activation)

@@ -47,9 +47,15 @@ class _Engine:
     """Shared parts: the per-frame stage, the flip pair, the output post-processing."""
 
     def __init__(
-        self, net: nn.Module, skel: Skeleton, flip_tta: bool, latency: int, capacity: int,
+        self,
+        net: nn.Module,
+        skel: Skeleton,
+        flip_tta: bool,
+        latency: int,
+        capacity: int,
         per_frame: Optional[Callable[[torch.Tensor], torch.Tensor]],
-        to_model: Callable[[torch.Tensor], torch.Tensor], from_model: Callable[[torch.Tensor], torch.Tensor],
+        to_model: Callable[[torch.Tensor], torch.Tensor],
+        from_model: Callable[[torch.Tensor], torch.Tensor],
     ) -> None:
         self.net, self.skel, self.flip_tta, self.latency = net, skel, flip_tta, latency
         self.per_frame, self.to_model, self.from_model = per_frame, to_model, from_model
@@ -68,7 +74,7 @@ class _Engine:
         """``(S, K, J, 3)`` model outputs -> ``(K, J, 3)`` float32 root-relative, flip pair averaged."""
         out = self.from_model(out.float())
         pose = (out[0] + flip_pose(out[1], self.skel)) / 2 if self.flip_tta else out[0]
-        return pose - pose[:, self.skel.root:self.skel.root + 1]
+        return pose - pose[:, self.skel.root : self.skel.root + 1]
 
 
 class LifterEngine(_Engine):
@@ -117,8 +123,7 @@ class UpliftEngine(_Engine):
     Frames between grid points are linearly interpolated.
     """
 
-    def __init__(self, net: nn.Module, tokens: int, s_out: int, s_in: int, every: int, input_stride: int,
-                 **kw) -> None:
+    def __init__(self, net: nn.Module, tokens: int, s_out: int, s_in: int, every: int, input_stride: int, **kw) -> None:
         self.tokens, self.s_out, self.s_in, self.every, self.input_stride = tokens, s_out, s_in, every, input_stride
         reuse = hasattr(net, "frame_tokens") and hasattr(net, "forward_tokens")
         super().__init__(net, capacity=tokens + 2, per_frame=net.frame_tokens if reuse else None, **kw)

@@ -159,12 +159,27 @@ def lift(
         for i, (x, conf) in enumerate(zip(seqs, confs)):
             name = "keypoints_2d" if single else f"keypoints_2d[{i}]"
             desc = "lift" if single else f"lift {i + 1}/{len(seqs)}"
-            outs.append(_lift_one(
-                x, conf, net, dev, name=name, image_size=image_size, layout=layout, min_confidence=min_confidence,
-                flip_tta=flip_tta, batch_size=batch_size, input_stride=input_stride, output_length=output_length,
-                root_relative=root_relative, amp=amp, progress=(progress, desc), intrinsics=intrinsics,
-                optimize=check_bool("optimize", optimize),
-            ))
+            outs.append(
+                _lift_one(
+                    x,
+                    conf,
+                    net,
+                    dev,
+                    name=name,
+                    image_size=image_size,
+                    layout=layout,
+                    min_confidence=min_confidence,
+                    flip_tta=flip_tta,
+                    batch_size=batch_size,
+                    input_stride=input_stride,
+                    output_length=output_length,
+                    root_relative=root_relative,
+                    amp=amp,
+                    progress=(progress, desc),
+                    intrinsics=intrinsics,
+                    optimize=check_bool("optimize", optimize),
+                )
+            )
     return outs[0] if single else outs
 
 
@@ -209,8 +224,9 @@ def _convert_2d(
             x = to_h36m(x, src)
             weight = torch.ones(x.shape[:2], dtype=torch.float64)
         else:  # each H36M joint from the first rule whose detector joints are confident
-            x, weight = to_h36m(torch.where(missing[..., None], float("nan"), x), src, weight,
-                                min_confidence=min_confidence)
+            x, weight = to_h36m(
+                torch.where(missing[..., None], float("nan"), x), src, weight, min_confidence=min_confidence
+            )
         missing = weight <= min_confidence
     return x, skel, missing, weight
 
@@ -229,16 +245,31 @@ def _normalise_2d(x: torch.Tensor, image_size: Any, name: str, stacklevel: int =
         warnings.warn(
             f"{name} reaches |x| = {float(x.abs().max()):.1f}: this looks like pixels, but no image_size was "
             "given; models expect normalised screen coordinates (pass image_size=(w, h))",
-            UserWarning, stacklevel=stacklevel,
+            UserWarning,
+            stacklevel=stacklevel,
         )
     return x
 
 
 def _lift_one(
-    x_in: ArrayOrTensor, conf: Any, net: nn.Module, dev: torch.device, *, name: str, image_size: Any,
-    layout: Union[str, Skeleton], min_confidence: float, flip_tta: bool, batch_size: int, input_stride: int,
-    output_length: Optional[int], root_relative: bool, amp: Union[bool, torch.dtype],
-    progress: tuple[Optional[bool], str], intrinsics: Any = None, optimize: bool = False,
+    x_in: ArrayOrTensor,
+    conf: Any,
+    net: nn.Module,
+    dev: torch.device,
+    *,
+    name: str,
+    image_size: Any,
+    layout: Union[str, Skeleton],
+    min_confidence: float,
+    flip_tta: bool,
+    batch_size: int,
+    input_stride: int,
+    output_length: Optional[int],
+    root_relative: bool,
+    amp: Union[bool, torch.dtype],
+    progress: tuple[Optional[bool], str],
+    intrinsics: Any = None,
+    optimize: bool = False,
 ) -> ArrayOrTensor:
     x, skel, pixels, weight = _prepare_2d(x_in, conf, name, image_size, layout, min_confidence)
     num_joints = getattr(net, "num_joints", None)
@@ -247,17 +278,17 @@ def _lift_one(
     x = x.to(device=dev, dtype=_model_dtype(net))
     net = inference_runner(net, dev, optimize, _frames_read(net, x.shape[0], input_stride) * (2 if flip_tta else 1))
     if hasattr(net, "output_stride"):
-        out = _run_uplift_upsample(
-            net, x, skel, dev, flip_tta, batch_size, input_stride, output_length, amp, progress
-        )
+        out = _run_uplift_upsample(net, x, skel, dev, flip_tta, batch_size, input_stride, output_length, amp, progress)
     else:
         if input_stride != 1:
             raise ValueError(f"input_stride={input_stride} needs an Uplift-and-Upsample model (with output_stride)")
         if output_length is not None and output_length != x.shape[0]:
-            raise ValueError(f"a plain lifting model returns T = {x.shape[0]} frames; got output_length={output_length}")
+            raise ValueError(
+                f"a plain lifting model returns T = {x.shape[0]} frames; got output_length={output_length}"
+            )
         out = _run_lifter(net, x, skel, dev, flip_tta, batch_size, amp, progress)
     if root_relative or intrinsics is not None:
-        out = out - out[:, skel.root:skel.root + 1]
+        out = out - out[:, skel.root : skel.root + 1]
     if intrinsics is not None:
         out = out + _camera_root(out, pixels, weight, intrinsics, input_stride).to(out)[:, None]
     return _restore_kind(out, x_in)
@@ -277,8 +308,9 @@ def _camera_root(
     """``(T_out, 3)`` root positions; with keyframes every ``input_stride`` frames, interpolated in between."""
     frames = np.minimum(np.arange(pixels.shape[0]) * input_stride, poses.shape[0] - 1)
     rel = poses.detach().to("cpu", torch.float64)[torch.as_tensor(frames)]
-    root = root_trajectory(pixels, rel, focal_length=intrinsics.focal_length,
-                           principal_point=intrinsics.principal_point, confidence=weight)
+    root = root_trajectory(
+        pixels, rel, focal_length=intrinsics.focal_length, principal_point=intrinsics.principal_point, confidence=weight
+    )
     if len(frames) == poses.shape[0]:
         return root
     t = np.arange(poses.shape[0])
@@ -298,8 +330,14 @@ def _joint_order_adapters(net: nn.Module, skel: Skeleton):
 
 
 def _run_lifter(
-    net: nn.Module, x: torch.Tensor, skel: Skeleton, dev: torch.device, flip_tta: bool, batch_size: int,
-    amp: Union[bool, torch.dtype], progress: tuple[Optional[bool], str],
+    net: nn.Module,
+    x: torch.Tensor,
+    skel: Skeleton,
+    dev: torch.device,
+    flip_tta: bool,
+    batch_size: int,
+    amp: Union[bool, torch.dtype],
+    progress: tuple[Optional[bool], str],
 ) -> torch.Tensor:
     length = x.shape[0]
     window = getattr(net, "num_frames", None) or length
@@ -342,8 +380,15 @@ def _uplift_input_stride(net: nn.Module, input_stride: int) -> tuple[int, int]:
 
 
 def _run_uplift_upsample(
-    net: nn.Module, x: torch.Tensor, skel: Skeleton, dev: torch.device, flip_tta: bool, batch_size: int,
-    input_stride: int, output_length: Optional[int], amp: Union[bool, torch.dtype],
+    net: nn.Module,
+    x: torch.Tensor,
+    skel: Skeleton,
+    dev: torch.device,
+    flip_tta: bool,
+    batch_size: int,
+    input_stride: int,
+    output_length: Optional[int],
+    amp: Union[bool, torch.dtype],
     progress: tuple[Optional[bool], str],
 ) -> torch.Tensor:
     s_out = int(net.output_stride)

@@ -55,7 +55,12 @@ class OptimizedModel(nn.Module):
     """
 
     def __init__(
-        self, module: nn.Module, *, output_dtype: torch.dtype, threads: Optional[int], report: dict[str, Any],
+        self,
+        module: nn.Module,
+        *,
+        output_dtype: torch.dtype,
+        threads: Optional[int],
+        report: dict[str, Any],
         call: Any = None,
     ) -> None:
         super().__init__()
@@ -111,8 +116,9 @@ def _cast_floats(out: Any, dtype: torch.dtype) -> Any:
     if isinstance(out, dict):
         return {k: _cast_floats(v, dtype) for k, v in out.items()}
     if dataclasses.is_dataclass(out) and not isinstance(out, type):
-        return dataclasses.replace(out, **{f.name: _cast_floats(getattr(out, f.name), dtype)
-                                           for f in dataclasses.fields(out) if f.init})
+        return dataclasses.replace(
+            out, **{f.name: _cast_floats(getattr(out, f.name), dtype) for f in dataclasses.fields(out) if f.init}
+        )
     return out
 
 
@@ -163,8 +169,11 @@ def _replace_linears(module: nn.Module, dtype: torch.dtype, fuse: bool) -> tuple
             pairs.append(("fc1", "act"))
         if fuse and isinstance(parent, nn.Sequential):
             names = list(parent._modules)
-            pairs += [(a, b) for a, b in zip(names, names[1:])
-                      if isinstance(parent._modules[a], nn.Linear) and activation_attr(parent._modules[b])]
+            pairs += [
+                (a, b)
+                for a, b in zip(names, names[1:])
+                if isinstance(parent._modules[a], nn.Linear) and activation_attr(parent._modules[b])
+            ]
         for lin_name, act_name in pairs:
             act = activation_attr(parent._modules[act_name])
             setattr(parent, lin_name, FastLinear(parent._modules[lin_name], dtype, activation=act))
@@ -250,11 +259,18 @@ def optimize_for_inference(
         if status != "ok":
             raise ValueError(f"backend 'onednn' does not work here in {dtype}: {status}")
     if dev.type == "cpu" and dtype == torch.float16 and not _cpu_has_native(dtype):
-        warnings.warn("float16 on this CPU is emulated (no AVX512-FP16/AMX-FP16) and much slower than "
-                      "float32; bfloat16 is the fast reduced precision here", UserWarning, stacklevel=2)
+        warnings.warn(
+            "float16 on this CPU is emulated (no AVX512-FP16/AMX-FP16) and much slower than "
+            "float32; bfloat16 is the fast reduced precision here",
+            UserWarning,
+            stacklevel=2,
+        )
     if dev.type == "cpu" and dtype == torch.bfloat16 and not _cpu_has_native(dtype):
-        warnings.warn("bfloat16 on this CPU is emulated (no AVX512-BF16/AMX) and may be slower than float32",
-                      UserWarning, stacklevel=2)
+        warnings.warn(
+            "bfloat16 on this CPU is emulated (no AVX512-BF16/AMX) and may be slower than float32",
+            UserWarning,
+            stacklevel=2,
+        )
 
     net = copy.deepcopy(model).to(dev)
     net.eval()
@@ -269,8 +285,13 @@ def optimize_for_inference(
     elif backend == "compile":
         call = _compile(net, dev)
     report = {
-        "backend": backend, "dtype": str(dtype).replace("torch.", ""), "device": str(dev),
-        "onednn_linears": linears, "fused_activations": fused, "float32_islands": islands, "threads": threads,
+        "backend": backend,
+        "dtype": str(dtype).replace("torch.", ""),
+        "device": str(dev),
+        "onednn_linears": linears,
+        "fused_activations": fused,
+        "float32_islands": islands,
+        "threads": threads,
         "prepare_seconds": round(time.perf_counter() - start, 4),
     }
     return OptimizedModel(net, output_dtype=source_dtype, threads=threads, report=report, call=call)
@@ -314,7 +335,10 @@ def auto_threads(model: nn.Module) -> Optional[int]:
 
 def _fingerprint(model: nn.Module, dev: torch.device) -> tuple:
     """Changes whenever a parameter or buffer is replaced or modified in place (``Tensor._version``)."""
-    return (str(dev), tuple((t.data_ptr(), t._version, t.dtype, t.shape) for t in (*model.parameters(), *model.buffers())))
+    return (
+        str(dev),
+        tuple((t.data_ptr(), t._version, t.dtype, t.shape) for t in (*model.parameters(), *model.buffers())),
+    )
 
 
 def inference_runner(model: nn.Module, dev: torch.device, optimize: bool, frames: int) -> nn.Module:
@@ -327,9 +351,13 @@ def inference_runner(model: nn.Module, dev: torch.device, optimize: bool, frames
     or a copy is cached. The copy is built once per model object (on ``threads="auto"``) and rebuilt
     when the model's weights change; the cache does not keep ``model`` alive.
     """
-    if (not optimize or dev.type != "cpu" or isinstance(model, OptimizedModel)
-            or not type(model).__module__.startswith("posezoo.models")
-            or _first_float_dtype(model) != torch.float32):
+    if (
+        not optimize
+        or dev.type != "cpu"
+        or isinstance(model, OptimizedModel)
+        or not type(model).__module__.startswith("posezoo.models")
+        or _first_float_dtype(model) != torch.float32
+    ):
         return model
     try:
         key = _fingerprint(model, dev)

@@ -81,7 +81,8 @@ def default_intrinsics(image_size: Sequence[float], *, warn: bool = True) -> Int
         warnings.warn(
             f"camera intrinsics unknown: assuming focal length = image diagonal ({math.hypot(w, h):.0f} px) and the "
             "principal point at the image centre; depth scales with the focal length (pass the real one if known)",
-            UserWarning, stacklevel=3,
+            UserWarning,
+            stacklevel=3,
         )
     return Intrinsics((math.hypot(w, h),) * 2, (w / 2, h / 2))
 
@@ -96,15 +97,19 @@ def resolve_intrinsics(camera: Any, image_size: Optional[Sequence[float]] = None
             raise ValueError(f"camera must be 'default', Intrinsics, a Camera or a mapping, got {camera!r}")
         return default_intrinsics(_image_size(image_size), warn=True)
     if hasattr(camera, "focal_length") and hasattr(camera, "center"):  # posezoo.data.Camera
-        f, c = (np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=np.float64)
-                for v in (camera.focal_length, camera.center))
+        f, c = (
+            np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=np.float64)
+            for v in (camera.focal_length, camera.center)
+        )
         if f.shape != (2,) or c.shape != (2,):
             raise ValueError(f"expected one camera (focal_length (2,)), got focal_length {f.shape}")
         return Intrinsics(tuple(f), tuple(c))
     if isinstance(camera, Mapping):
         unknown = set(camera) - {"focal_length", "principal_point"}
         if unknown or "focal_length" not in camera:
-            raise ValueError(f"camera mapping needs 'focal_length' (and optional 'principal_point'), got {sorted(camera)}")
+            raise ValueError(
+                f"camera mapping needs 'focal_length' (and optional 'principal_point'), got {sorted(camera)}"
+            )
         pp = camera.get("principal_point")
         if pp is None:
             w, h = _image_size(image_size)
@@ -113,7 +118,9 @@ def resolve_intrinsics(camera: Any, image_size: Optional[Sequence[float]] = None
     if isinstance(camera, (int, float)) and not isinstance(camera, bool):
         w, h = _image_size(image_size)
         return Intrinsics(camera, (w / 2, h / 2))
-    raise TypeError(f"camera must be 'default', Intrinsics, a Camera, a mapping or a number, got {type(camera).__name__}")
+    raise TypeError(
+        f"camera must be 'default', Intrinsics, a Camera, a mapping or a number, got {type(camera).__name__}"
+    )
 
 
 def root_trajectory(
@@ -186,7 +193,8 @@ def root_trajectory(
         warnings.warn(
             f"the root lands behind the camera (z <= 0) in {behind} of {int(usable.sum())} frames: the 3D poses do not "
             "fit the 2D keypoints (other joint layout, left/right swapped, or an unreliable 3D prediction)",
-            UserWarning, stacklevel=2,
+            UserWarning,
+            stacklevel=2,
         )
     frame_weight = np.where(usable, weight.sum(-1), 0.0)
     if smooth:
@@ -247,5 +255,7 @@ def _gaussian_smooth(values: np.ndarray, weight: np.ndarray, sigma: float) -> np
     empty = m0 <= 1e-12
     if empty.any():  # frames farther than 3 sigma from any usable one
         frames = np.arange(len(out))
-        out[empty] = np.stack([np.interp(frames[empty], frames[~empty], out[~empty, i]) for i in range(out.shape[1])], -1)
+        out[empty] = np.stack(
+            [np.interp(frames[empty], frames[~empty], out[~empty, i]) for i in range(out.shape[1])], -1
+        )
     return out

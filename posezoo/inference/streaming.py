@@ -121,16 +121,19 @@ class StreamingLifter:
         self.skeleton = get_skeleton("h36m") if conversion else self.layout
         joints = getattr(net, "num_joints", None)
         if joints is not None and joints != self.skeleton.num_joints:
-            raise ValueError(f"the model expects {joints} joints, the stream has {self.skeleton.num_joints} "
-                             f"({self.skeleton.name} layout)")
+            raise ValueError(
+                f"the model expects {joints} joints, the stream has {self.skeleton.num_joints} "
+                f"({self.skeleton.name} layout)"
+            )
         self.device = _checked_device(device, net, from_name, [])
         net.to(self.device)
         self.model = net
         self._dtype = _model_dtype(net)
         runner = self._optimized(net, optimize)
         to_model, from_model = _joint_order_adapters(net, self.skeleton)
-        common = dict(skel=self.skeleton, flip_tta=self.flip_tta, latency=self.latency,
-                      to_model=to_model, from_model=from_model)
+        common = dict(
+            skel=self.skeleton, flip_tta=self.flip_tta, latency=self.latency, to_model=to_model, from_model=from_model
+        )
         input_stride = check_int("input_stride", input_stride, numpy_ok=True)
         if hasattr(net, "output_stride"):
             s_out = int(net.output_stride)
@@ -138,8 +141,10 @@ class StreamingLifter:
             if window * s_out < s_in:
                 raise ValueError(f"a window of {window} tokens at s_out={s_out} can miss every keyframe at s_in={s_in}")
             if self.latency != window - 1 - window // 2 and getattr(net, "full_head", True) is None:
-                raise ValueError(f"this model has no full-sequence head: only latency={window - 1 - window // 2} "
-                                 "(the central token) is available")
+                raise ValueError(
+                    f"this model has no full-sequence head: only latency={window - 1 - window // 2} "
+                    "(the central token) is available"
+                )
             self._engine: Any = UpliftEngine(runner, window, s_out, s_in, every, input_stride, **common)
         else:
             if input_stride != 1:
@@ -151,16 +156,20 @@ class StreamingLifter:
     @staticmethod
     def _optimized(net: torch.nn.Module, optimize: Union[bool, dict[str, Any]]) -> torch.nn.Module:
         if not isinstance(optimize, (bool, dict)):
-            raise TypeError(f"optimize must be a bool or a dict of optimize_for_inference arguments, "
-                            f"got {type(optimize).__name__}")
+            raise TypeError(
+                f"optimize must be a bool or a dict of optimize_for_inference arguments, got {type(optimize).__name__}"
+            )
         if not optimize:
             return net
         import posezoo
 
         optimizer = getattr(posezoo, "optimize_for_inference", None)
         if optimizer is None:
-            warnings.warn("optimize= has no effect: this version of posezoo has no optimize_for_inference",
-                          UserWarning, stacklevel=3)
+            warnings.warn(
+                "optimize= has no effect: this version of posezoo has no optimize_for_inference",
+                UserWarning,
+                stacklevel=3,
+            )
             return net
         return optimizer(net, **(optimize if isinstance(optimize, dict) else {}))
 
@@ -239,8 +248,10 @@ class StreamingLifter:
             x = torch.where((missing & self._seen)[:, None], self._last, x)  # hold the last seen position
             known = ~missing | self._seen
             if not known.any():
-                raise ValueError("the frame has no confident keypoint and none was seen before; "
-                                 "push frames once a person is detected")
+                raise ValueError(
+                    "the frame has no confident keypoint and none was seen before; "
+                    "push frames once a person is detected"
+                )
             x = torch.where(known[:, None], x, x[known].mean(0))
         self._last = torch.where(missing[:, None], self._last, x)
         self._seen |= ~missing

@@ -87,19 +87,26 @@ def _json_kind(data: object, source: str) -> str:
             return "mmpose"
         if "annotations" in data:
             return "coco"
-        raise ValueError(f"{source}: unknown JSON keypoint format (keys: {', '.join(map(str, data))}); expected "
-                         "OpenPose ('people'), MMPose ('instance_info') or COCO ('annotations')")
+        raise ValueError(
+            f"{source}: unknown JSON keypoint format (keys: {', '.join(map(str, data))}); expected "
+            "OpenPose ('people'), MMPose ('instance_info') or COCO ('annotations')"
+        )
     if isinstance(data, list) and data and isinstance(data[0], dict):
         first = data[0]
         if "image_id" in first:
             return "coco"
         if "instances" in first or "frame_id" in first:
             return "mmpose"
-        if "keypoints" in first and isinstance(first["keypoints"], list) and first["keypoints"] \
-                and isinstance(first["keypoints"][0], list):
+        if (
+            "keypoints" in first
+            and isinstance(first["keypoints"], list)
+            and first["keypoints"]
+            and isinstance(first["keypoints"][0], list)
+        ):
             return "mmpose"
-    raise ValueError(f"{source}: unknown JSON keypoint format; expected a COCO results list, MMPose predictions or "
-                     "an OpenPose frame")
+    raise ValueError(
+        f"{source}: unknown JSON keypoint format; expected a COCO results list, MMPose predictions or an OpenPose frame"
+    )
 
 
 def __getattr__(name: str):  # render_lift imports matplotlib: only when asked for

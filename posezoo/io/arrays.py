@@ -17,8 +17,13 @@ _KEYPOINT_KEYS = ("keypoints", "keypoints_2d", "kpts")
 _SCORE_KEYS = ("scores", "keypoint_scores", "confidence")
 
 
-def read_array(path: PathLike, *, layout: Optional[str] = None, fps: Optional[float] = None,
-               image_size: Optional[tuple[int, int]] = None) -> KeypointSequence:
+def read_array(
+    path: PathLike,
+    *,
+    layout: Optional[str] = None,
+    fps: Optional[float] = None,
+    image_size: Optional[tuple[int, int]] = None,
+) -> KeypointSequence:
     """Read keypoints saved as arrays (never unpickles anything; sizes bounded by ``posezoo.limits``).
 
     * ``.npy``: ``(T, J, 2)`` pixels, or ``(T, J, 3)`` with the score last.
@@ -44,8 +49,10 @@ def read_array(path: PathLike, *, layout: Optional[str] = None, fps: Optional[fl
         z = load_npz_safe(p, allow_objects=False)
         key = next((k for k in _KEYPOINT_KEYS if k in z), None)
         if key is None:
-            raise ValueError(f"{p}: no keypoint array; expected one of {', '.join(_KEYPOINT_KEYS)}, "
-                             f"found {', '.join(z) or 'nothing'}")
+            raise ValueError(
+                f"{p}: no keypoint array; expected one of {', '.join(_KEYPOINT_KEYS)}, "
+                f"found {', '.join(z) or 'nothing'}"
+            )
         arr = z[key]
         skey = next((k for k in _SCORE_KEYS if k in z), None)
         scores = z[skey] if skey else None
@@ -68,10 +75,13 @@ def read_array(path: PathLike, *, layout: Optional[str] = None, fps: Optional[fl
         if fps is None and "fps" in meta:
             fps = float(meta["fps"].reshape(()))
     except (TypeError, ValueError):
-        raise ValueError(f"{p}: 'layout' must be a string, 'image_size' two numbers (w, h) and 'fps' one "
-                         f"number; got {({k: (v.dtype.str, v.shape) for k, v in meta.items()})}") from None
-    return KeypointSequence(arr[..., :2], scores, guess_layout(arr.shape[1], layout, str(p)),
-                            image_size=image_size, fps=fps, source=str(p))
+        raise ValueError(
+            f"{p}: 'layout' must be a string, 'image_size' two numbers (w, h) and 'fps' one "
+            f"number; got { ({k: (v.dtype.str, v.shape) for k, v in meta.items()}) }"
+        ) from None
+    return KeypointSequence(
+        arr[..., :2], scores, guess_layout(arr.shape[1], layout, str(p)), image_size=image_size, fps=fps, source=str(p)
+    )
 
 
 def save_keypoints_npz(path: PathLike, sequence: KeypointSequence) -> Path:

@@ -63,13 +63,27 @@ def read_coco_results(
         are NaN with score 0 (never dropped).
     """
     source = str(path)
-    return parse_coco(read_json(path), source, layout=layout, person=person, category_id=category_id,
-                      first_frame=first_frame, num_frames=num_frames, fps=fps)
+    return parse_coco(
+        read_json(path),
+        source,
+        layout=layout,
+        person=person,
+        category_id=category_id,
+        first_frame=first_frame,
+        num_frames=num_frames,
+        fps=fps,
+    )
 
 
 def parse_coco(
-    data: Any, source: str, *, layout: Optional[str] = None, person: Union[str, int] = "best",
-    category_id: Optional[int] = 1, first_frame: Optional[int] = None, num_frames: Optional[int] = None,
+    data: Any,
+    source: str,
+    *,
+    layout: Optional[str] = None,
+    person: Union[str, int] = "best",
+    category_id: Optional[int] = 1,
+    first_frame: Optional[int] = None,
+    num_frames: Optional[int] = None,
     fps: Optional[float] = None,
 ) -> KeypointSequence:
     """:func:`read_coco_results` on already-parsed JSON ``data`` (``source`` names it in errors)."""
@@ -130,8 +144,9 @@ def parse_coco(
         ordered_ids = [i for i, _ in sorted(image_frame.items(), key=lambda kv: kv[1])]
         ok = len(index) <= len(ordered_ids) and all(isinstance(i, int) for i in ordered_ids)
         ids = ordered_ids[: len(index)] if ok else None
-    return KeypointSequence(kp, sc, guess_layout(num_joints, layout, source), image_size=image_size, fps=fps,
-                            frame_ids=ids, source=source)
+    return KeypointSequence(
+        kp, sc, guess_layout(num_joints, layout, source), image_size=image_size, fps=fps, frame_ids=ids, source=source
+    )
 
 
 def _frame_of(image_id: Any, image_frame: Optional[dict[Any, int]], source: str, n: int) -> int:
@@ -142,6 +157,8 @@ def _frame_of(image_id: Any, image_frame: Optional[dict[Any, int]], source: str,
     if isinstance(image_id, bool) or not isinstance(image_id, (int, np.integer)):
         if isinstance(image_id, float) and image_id.is_integer():
             return int(image_id)
-        raise ValueError(f"{source}: detection {n} has image_id {image_id!r}; frame numbers must be integers "
-                         "(or give an annotations dict with 'images')")
+        raise ValueError(
+            f"{source}: detection {n} has image_id {image_id!r}; frame numbers must be integers "
+            "(or give an annotations dict with 'images')"
+        )
     return int(image_id)

@@ -152,7 +152,7 @@ def select_person(candidates: list[tuple[float, Any, Any]], person: Union[str, i
     if not candidates:
         return None
     if person == "best":
-        return max(candidates, key=lambda c: (c[0] if math.isfinite(c[0]) else -math.inf))[2]
+        return max(candidates, key=lambda c: c[0] if math.isfinite(c[0]) else -math.inf)[2]
     if isinstance(person, bool) or not isinstance(person, (int, np.integer)):
         raise ValueError(f"person must be 'best' or a track id (int), got {person!r}")
     for _, track, payload in candidates:
@@ -172,8 +172,10 @@ def frame_range(ids: Sequence[int], first_frame: Optional[int], num_frames: Opti
     if total <= 0:
         raise ValueError(f"{source}: num_frames must be positive, got {num_frames}")
     if total > limits.max_sequence_frames:
-        raise ValueError(f"{source}: {total:,} frames is more than {limits.max_sequence_frames:,} "
-                         "(posezoo.limits.max_sequence_frames)")
+        raise ValueError(
+            f"{source}: {total:,} frames is more than {limits.max_sequence_frames:,} "
+            "(posezoo.limits.max_sequence_frames)"
+        )
     if num_frames is None and total > 100 * len(set(ids)) + 1000:
         raise ValueError(
             f"{source}: frame ids span {first}..{max(ids)} but only {len(set(ids))} frames have detections; "

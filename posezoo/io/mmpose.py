@@ -20,8 +20,15 @@ from .keypoints import (
 __all__ = ["read_mmpose", "parse_mmpose"]
 
 # MMPose dataset names -> posezoo layouts (``meta_info["dataset_name"]``)
-_DATASETS = {"coco": "coco", "halpe26": "halpe26", "halpe": "halpe26", "coco_wholebody": "coco_wholebody",
-             "body8": "coco", "body7": "coco", "h36m": "h36m"}
+_DATASETS = {
+    "coco": "coco",
+    "halpe26": "halpe26",
+    "halpe": "halpe26",
+    "coco_wholebody": "coco_wholebody",
+    "body8": "coco",
+    "body7": "coco",
+    "h36m": "h36m",
+}
 
 
 def read_mmpose(
@@ -57,13 +64,20 @@ def read_mmpose(
         fps: frame rate to record.
     """
     source = str(path)
-    return parse_mmpose(read_json(path), source, layout=layout, person=person, first_frame=first_frame,
-                        num_frames=num_frames, fps=fps)
+    return parse_mmpose(
+        read_json(path), source, layout=layout, person=person, first_frame=first_frame, num_frames=num_frames, fps=fps
+    )
 
 
 def parse_mmpose(
-    data: Any, source: str, *, layout: Optional[str] = None, person: Union[str, int] = "best",
-    first_frame: Optional[int] = None, num_frames: Optional[int] = None, fps: Optional[float] = None,
+    data: Any,
+    source: str,
+    *,
+    layout: Optional[str] = None,
+    person: Union[str, int] = "best",
+    first_frame: Optional[int] = None,
+    num_frames: Optional[int] = None,
+    fps: Optional[float] = None,
 ) -> KeypointSequence:
     """:func:`read_mmpose` on already-parsed JSON ``data`` (``source`` names it in errors)."""
     meta: dict = {}
@@ -89,8 +103,10 @@ def parse_mmpose(
     elif all(isinstance(d, dict) and "keypoints" in d for d in data):
         per_frame, all_ids = [(0, data)], [0]
     else:
-        raise ValueError(f"{source}: entries must all be frames ({{'frame_id', 'instances'}}) or all instances "
-                         "({'keypoints', 'keypoint_scores'})")
+        raise ValueError(
+            f"{source}: entries must all be frames ({{'frame_id', 'instances'}}) or all instances "
+            "({'keypoints', 'keypoint_scores'})"
+        )
     frames: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     num_joints = None
     for fid, instances in per_frame:
@@ -113,8 +129,7 @@ def parse_mmpose(
     name = str(meta.get("dataset_name", "")).lower()
     if layout is None and name in _DATASETS and len(kp[0]) == _joint_count(_DATASETS[name]):
         layout = _DATASETS[name]
-    return KeypointSequence(kp, sc, guess_layout(num_joints, layout, source), fps=fps, frame_ids=index,
-                            source=source)
+    return KeypointSequence(kp, sc, guess_layout(num_joints, layout, source), fps=fps, frame_ids=index, source=source)
 
 
 def _joint_count(layout: str) -> int:

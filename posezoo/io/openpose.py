@@ -68,11 +68,20 @@ def read_openpose(
         if chosen is not None:
             frames[row] = chosen
     if num_joints is None or not frames:
-        raise ValueError(f"{p}: no person detected in {len(files)} file(s)" + ("" if person == "best" else f" with person_id {person}"))
+        raise ValueError(
+            f"{p}: no person detected in {len(files)} file(s)"
+            + ("" if person == "best" else f" with person_id {person}")
+        )
     kp, sc = assemble(frames, num_joints, range(len(files)), str(p))
     ids = [_frame_number(f) for f in files]
-    return KeypointSequence(kp, sc, guess_layout(num_joints, layout, str(p)), fps=fps,
-                            frame_ids=ids if len(set(ids)) == len(ids) else None, source=str(p))
+    return KeypointSequence(
+        kp,
+        sc,
+        guess_layout(num_joints, layout, str(p)),
+        fps=fps,
+        frame_ids=ids if len(set(ids)) == len(ids) else None,
+        source=str(p),
+    )
 
 
 def _frame_number(file: Path) -> int:

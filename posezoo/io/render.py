@@ -83,7 +83,7 @@ def render_lift(
             warnings.warn(f"ffmpeg is not available: writing a GIF instead ({out})", UserWarning, stacklevel=2)
         writer = animation.PillowWriter(fps=fps)
     frames = range(0, len(kp), step)
-    rel = pose - pose[:, s3.root:s3.root + 1]
+    rel = pose - pose[:, s3.root : s3.root + 1]
     view = np.stack([rel[..., 0], rel[..., 2], -rel[..., 1]], -1)  # x right, depth, up
     with matplotlib.rc_context({"figure.max_open_warning": 0}):
         fig = Figure(figsize=(8, 4), dpi=dpi)

@@ -56,19 +56,23 @@ def _use_bmm_attention(q: torch.Tensor, k: torch.Tensor) -> bool:
     (0.63-0.98 of its time on the shapes of the models here, ``benchmarks/README.md``); float32 keeps SDPA,
     which is faster there."""
     return (
-        q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16) and q.ndim == 4
-        and k.shape[:2] == q.shape[:2] and q.shape[0] * q.shape[1] * q.shape[2] * k.shape[2] <= BMM_ATTENTION_MAX_ELEMENTS
+        q.device.type == "cpu"
+        and q.dtype in (torch.bfloat16, torch.float16)
+        and q.ndim == 4
+        and k.shape[:2] == q.shape[:2]
+        and q.shape[0] * q.shape[1] * q.shape[2] * k.shape[2] <= BMM_ATTENTION_MAX_ELEMENTS
     )
 
 
 def _attend_bmm(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: Optional[float]) -> torch.Tensor:
     """``softmax(q k^T * scale) v`` as two ``bmm`` calls, ``(B, H, Lq, d) -> (B, H, Lq, dv)``."""
     b, h, lq, d = q.shape
-    scale = d ** -0.5 if scale is None else scale
+    scale = d**-0.5 if scale is None else scale
     # the scale rides on the first product (alpha) and the softmax overwrites the logits: no extra passes
     zero = torch.zeros((), dtype=q.dtype, device=q.device)
-    logits = torch.baddbmm(zero, q.reshape(b * h, lq, d), k.reshape(b * h, k.shape[2], d).transpose(1, 2),
-                           beta=0, alpha=scale)
+    logits = torch.baddbmm(
+        zero, q.reshape(b * h, lq, d), k.reshape(b * h, k.shape[2], d).transpose(1, 2), beta=0, alpha=scale
+    )
     torch.softmax(logits, dim=-1, out=logits)
     out = torch.bmm(logits, v.reshape(b * h, v.shape[2], v.shape[3]))
     return out.view(b, h, lq, v.shape[3])
@@ -155,7 +159,11 @@ class Attention(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         q, k, v = rearrange(self.qkv(x), "b l (three h d) -> three b h l d", three=3, h=self.num_heads)
         out, weights = attend(
-            q, k, v, key_mask=key_mask, need_weights=need_weights,
+            q,
+            k,
+            v,
+            key_mask=key_mask,
+            need_weights=need_weights,
             dropout_p=self.attn_drop if self.training else 0.0,
         )
         out = self.proj_drop(self.proj(merge_heads(out)))

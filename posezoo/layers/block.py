@@ -21,6 +21,7 @@ def make_drop_path(rate: float) -> nn.Module:
 
     return DropPath(rate)
 
+
 __all__ = ["TransformerBlock", "make_drop_path"]
 
 

@@ -127,8 +127,15 @@ class DUTATemporalEncoder(nn.Module):
         self.first_strided_token_attention_layer = first_strided_token_attention_layer
         self.blocks = nn.ModuleList(
             TransformerBlock(
-                dim, num_heads=num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, act_layer=act_layer,
-                norm_eps=norm_eps, drop=drop, attn_drop=attn_drop, drop_path=rates[i],
+                dim,
+                num_heads=num_heads,
+                mlp_ratio=mlp_ratio,
+                qkv_bias=qkv_bias,
+                act_layer=act_layer,
+                norm_eps=norm_eps,
+                drop=drop,
+                attn_drop=attn_drop,
+                drop_path=rates[i],
             )
             for i in range(depth)
         )

@@ -68,8 +68,11 @@ def interpolation_matrix(
     """
     if mode not in _FIXED:
         raise ValueError(f"mode must be one of {', '.join(map(repr, _FIXED))}, got {mode!r}")
-    for name, value, low in (("num_keyframes", num_keyframes, 1), ("sample_interval", sample_interval, 1),
-                             ("num_future_frames", num_future_frames, 0)):
+    for name, value, low in (
+        ("num_keyframes", num_keyframes, 1),
+        ("sample_interval", sample_interval, 1),
+        ("num_future_frames", num_future_frames, 0),
+    ):
         check_int(name, value, low)
     n, k = num_keyframes, sample_interval
     window = k * (n - 1) + 1
@@ -88,7 +91,7 @@ def interpolation_matrix(
             m = _natural_spline_second_derivatives(n)
             # S(x) = linear part + ((1-u)^3 - (1-u)) / 6 * m[left] + (u^3 - u) / 6 * m[right]
             c_left = ((1 - frac) ** 3 - (1 - frac)) / 6
-            c_right = (frac ** 3 - frac) / 6
+            c_right = (frac**3 - frac) / 6
             mat += c_left[:, None] * m[left] + c_right[:, None] * m[right]
     if num_future_frames:
         hold = torch.zeros(num_future_frames, n, dtype=torch.float64)
@@ -132,8 +135,10 @@ class KeyframeInterpolation(nn.Module):
             self.register_buffer("matrix", matrix.float(), persistent=False)
 
     def extra_repr(self) -> str:
-        return (f"mode={self.mode!r}, keyframes={self.num_keyframes}, "
-                f"sample_interval={self.sample_interval}, out_frames={self.num_output_frames}")
+        return (
+            f"mode={self.mode!r}, keyframes={self.num_keyframes}, "
+            f"sample_interval={self.sample_interval}, out_frames={self.num_output_frames}"
+        )
 
     @torch.no_grad()
     def init_from(self, mode: str = "linear") -> None:

@@ -24,9 +24,7 @@ def _check_strides(input_stride: int, output_stride: int) -> int:
     check_int("input_stride", input_stride, limit="max_sequence_frames")
     check_int("output_stride", output_stride, limit="max_sequence_frames")
     if input_stride % output_stride != 0:
-        raise ValueError(
-            f"input_stride ({input_stride}) must be a multiple of output_stride ({output_stride})"
-        )
+        raise ValueError(f"input_stride ({input_stride}) must be a multiple of output_stride ({output_stride})")
     return input_stride // output_stride
 
 
@@ -70,9 +68,7 @@ def stride_mask(
     return offsets.remainder(input_stride) == 0
 
 
-def random_shift(
-    input_stride: int, output_stride: int = 1, generator: Optional[torch.Generator] = None
-) -> int:
+def random_shift(input_stride: int, output_stride: int = 1, generator: Optional[torch.Generator] = None) -> int:
     """Uniform random phase (in tokens) covering each of the r = s_in/s_out phases once.
 
     Odd r: ``[-(r-1)/2, (r-1)/2]``; even r: ``[-r/2, r/2 - 1]``.
@@ -101,11 +97,19 @@ def sample_stride_masks(
         _check_strides(int(s), output_stride)
     choice = torch.randint(0, len(input_strides), (batch_size,), generator=generator)
     strides = torch.tensor([int(input_strides[i]) for i in choice.tolist()], dtype=torch.long)
-    masks = torch.stack([
-        stride_mask(
-            num_tokens, int(s), output_stride,
-            shift=random_shift(int(s), output_stride, generator) if random_phase else 0,
+    masks = (
+        torch.stack(
+            [
+                stride_mask(
+                    num_tokens,
+                    int(s),
+                    output_stride,
+                    shift=random_shift(int(s), output_stride, generator) if random_phase else 0,
+                )
+                for s in strides.tolist()
+            ]
         )
-        for s in strides.tolist()
-    ]) if batch_size > 0 else torch.zeros(0, num_tokens, dtype=torch.bool)
+        if batch_size > 0
+        else torch.zeros(0, num_tokens, dtype=torch.bool)
+    )
     return masks, strides

@@ -160,5 +160,5 @@ class StridedTransformerBlock(nn.Module):
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
         x = self.pos_embed(x)  # validates (B, L, C)
         x = x + self.drop_path(self.attn(self.norm1(x), key_mask=key_mask))
-        residual = x[:, self._res_start:self._res_stop:self.stride]
+        residual = x[:, self._res_start : self._res_stop : self.stride]
         return residual + self.drop_path(self.mlp(self.norm2(x)))

@@ -49,7 +49,6 @@ _MIXINGS = ("split", "sum")
 _BRANCHES = ("both", "temporal", "channel")
 
 
-
 def _choice(name: str, value: str, options: tuple[str, ...]) -> str:
     if value not in options:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
@@ -187,10 +186,7 @@ class SynthAttention(nn.Module):
         self.value_fc = nn.Linear(in_dim, in_dim) if generation != "synth" else None
 
     def extra_repr(self) -> str:
-        return (
-            f"in_dim={self.in_dim}, rows={self.out_dim}, keys={self.num_keys}, "
-            f"generation={self.generation!r}"
-        )
+        return f"in_dim={self.in_dim}, rows={self.out_dim}, keys={self.num_keys}, generation={self.generation!r}"
 
     def _reduced_rows(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, R, C) -> (B, R // r, C)`` (identity when r = 1)."""
@@ -216,7 +212,7 @@ class SynthAttention(nn.Module):
         return torch.matmul(energy.softmax(dim=-1), values)
 
     def _dot_product(self, x: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        scale = self.in_dim ** -0.5
+        scale = self.in_dim**-0.5
         q = self.query(x)  # (B, R, C)
         k = self.key(self._reduced_rows(x))  # (B, R//r, C)
         if self.se is not None:
@@ -399,9 +395,7 @@ class MixSynthEncoder(nn.Module):
     def __init__(self, depth: int, num_frames: int, dim: int, **layer_kwargs) -> None:
         super().__init__()
         check_int("depth", depth)
-        self.layers = nn.ModuleList(
-            [MixSynthEncoderLayer(num_frames, dim, **layer_kwargs) for _ in range(depth)]
-        )
+        self.layers = nn.ModuleList([MixSynthEncoderLayer(num_frames, dim, **layer_kwargs) for _ in range(depth)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:

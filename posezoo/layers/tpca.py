@@ -55,7 +55,7 @@ def pyramid_lengths(num_frames: int, stages: int = 3, ratio: int = 2) -> list[in
     for _ in range(stages):  # stops after at most log_ratio(num_frames) + 1 steps
         lengths.append(lengths[-1] // ratio)
         if lengths[-1] < 1:
-            need = f"{ratio ** stages}" if stages * ratio.bit_length() <= 256 else f"{ratio}**{stages}"
+            need = f"{ratio**stages}" if stages * ratio.bit_length() <= 256 else f"{ratio}**{stages}"
             raise ValueError(
                 f"TPCA: {stages} stages with ratio {ratio} need at least {need} frames, got {num_frames} "
                 f"(pyramid {lengths[:-1]} reaches 0 after {len(lengths) - 1} stages); use fewer stages or a smaller ratio"
@@ -89,14 +89,19 @@ def depthwise_conv_transpose1d(
     w = weight.reshape(c, k).to(x.dtype)
     for j in range(k):
         shift, phase = divmod(j, stride)
-        out[:, :, shift:shift + length, phase].addcmul_(x, w[:, j:j + 1])
+        out[:, :, shift : shift + length, phase].addcmul_(x, w[:, j : j + 1])
     out = out.flatten(2)[:, :, : (length - 1) * stride + k]
     return out if bias is None else out + bias.to(x.dtype)[:, None]
 
 
 def _is_plain_depthwise_transpose(conv: nn.ConvTranspose1d) -> bool:
-    return (conv.groups == conv.in_channels == conv.out_channels and conv.padding == (0,)
-            and conv.output_padding == (0,) and conv.dilation == (1,) and conv.padding_mode == "zeros")
+    return (
+        conv.groups == conv.in_channels == conv.out_channels
+        and conv.padding == (0,)
+        and conv.output_padding == (0,)
+        and conv.dilation == (1,)
+        and conv.padding_mode == "zeros"
+    )
 
 
 def _strided_kernel(long: int, short: int, stride: int) -> int:
@@ -182,18 +187,23 @@ class TPCA(nn.Module):
         self.down_norms = nn.ModuleList(nn.LayerNorm(lengths[k + 1], eps=norm_eps) for k in range(stages))
         # amplification step j maps L_{S-j} -> L_{S-1-j}
         up_pairs = [(lengths[stages - j], lengths[stages - 1 - j]) for j in range(stages)]
-        self.amplify = nn.ModuleList(
-            nn.ConvTranspose1d(dim, dim, kernel_size=_strided_kernel(out_len, in_len, ratio), stride=ratio, groups=dim)
-            for in_len, out_len in up_pairs
-        ) if amplify == "transconv" else None
+        self.amplify = (
+            nn.ModuleList(
+                nn.ConvTranspose1d(
+                    dim, dim, kernel_size=_strided_kernel(out_len, in_len, ratio), stride=ratio, groups=dim
+                )
+                for in_len, out_len in up_pairs
+            )
+            if amplify == "transconv"
+            else None
+        )
         self.up_lengths = [out_len for _, out_len in up_pairs]
         self.up_norms = nn.ModuleList(nn.LayerNorm(out_len, eps=norm_eps) for _, out_len in up_pairs)
         self.out_norm = nn.LayerNorm(dim, eps=norm_eps)
         self.act = get_activation(act_layer)
 
     def extra_repr(self) -> str:
-        return (f"dim={self.dim}, lengths={self.lengths}, compress={self.compress_mode!r}, "
-                f"amplify={self.amplify_mode!r}")
+        return f"dim={self.dim}, lengths={self.lengths}, compress={self.compress_mode!r}, amplify={self.amplify_mode!r}"
 
     def _amplify(self, j: int, x: torch.Tensor) -> torch.Tensor:
         if self.amplify is not None:
@@ -205,9 +215,7 @@ class TPCA(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 3 or x.shape[1] != self.num_frames or x.shape[2] != self.dim:
-            raise ValueError(
-                f"TPCA expects (N, T={self.num_frames}, C={self.dim}), got {tuple(x.shape)}"
-            )
+            raise ValueError(f"TPCA expects (N, T={self.num_frames}, C={self.dim}), got {tuple(x.shape)}")
         u = rearrange(x, "n t c -> n c t")
         pyramid = [u]
         for compress, norm in zip(self.compress, self.down_norms):

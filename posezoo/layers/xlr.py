@@ -116,9 +116,7 @@ class XLRAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(
-        self, x: torch.Tensor, memory: Optional[KeyValue] = None, need_weights: bool = False
-    ) -> XLROutput:
+    def forward(self, x: torch.Tensor, memory: Optional[KeyValue] = None, need_weights: bool = False) -> XLROutput:
         q = rearrange(self.q(x), "n t (h d) -> n h t d", h=self.num_heads)
         source = self.tpca(x) if self.tpca is not None else x
         k, v = rearrange(self.kv(source), "n t (two h d) -> two n h t d", two=2, h=self.num_heads)
@@ -133,7 +131,10 @@ class XLRAttention(nn.Module):
             pooled = pool_key_value(memory, self.memory_len)
             attended = KeyValue(torch.cat([k, pooled.k], dim=2), torch.cat([v, pooled.v], dim=2))
         out, weights = attend(
-            q, attended.k, attended.v, need_weights=need_weights,
+            q,
+            attended.k,
+            attended.v,
+            need_weights=need_weights,
             dropout_p=self.attn_drop if self.training else 0.0,
         )
         out = self.proj_drop(self.proj(merge_heads(out)))
@@ -171,7 +172,9 @@ class XLRBlock(TransformerBlock):
         memory_len: Optional[int] = None,
     ) -> None:
         attn = XLRAttention(dim, num_heads, qkv_bias, attn_drop, drop, tpca=tpca, memory_len=memory_len)
-        super().__init__(dim, num_heads, mlp_ratio, qkv_bias, act_layer, norm_eps, drop, attn_drop, drop_path, attn=attn)
+        super().__init__(
+            dim, num_heads, mlp_ratio, qkv_bias, act_layer, norm_eps, drop, attn_drop, drop_path, attn=attn
+        )
 
     def forward(  # type: ignore[override]
         self, x: torch.Tensor, memory: Optional[KeyValue] = None, need_weights: bool = False

@@ -27,7 +27,20 @@ from .position import (
 from .temporal import MPJVE, TCLoss, mpjve_loss, tc_loss
 
 __all__ = [
-    "MPJPELoss", "WMPJPE", "TCLoss", "MPJVE", "RTPCALoss", "UpliftUpsampleLoss", "PoseL1Loss",
-    "FutureMPJPE", "mpjpe_loss", "wmpjpe_loss", "tc_loss", "mpjve_loss", "rtpca_loss",
-    "uplift_upsample_loss", "pose_l1_loss", "future_mpjpe_loss",
+    "MPJPELoss",
+    "WMPJPE",
+    "TCLoss",
+    "MPJVE",
+    "RTPCALoss",
+    "UpliftUpsampleLoss",
+    "PoseL1Loss",
+    "FutureMPJPE",
+    "mpjpe_loss",
+    "wmpjpe_loss",
+    "tc_loss",
+    "mpjve_loss",
+    "rtpca_loss",
+    "uplift_upsample_loss",
+    "pose_l1_loss",
+    "future_mpjpe_loss",
 ]

@@ -55,8 +55,7 @@ def weights_for(weights: Optional[torch.Tensor], x: torch.Tensor) -> Optional[to
     num_joints = x.shape[-2]
     if weights.numel() != num_joints:
         raise ValueError(
-            f"weights has {weights.numel()} entries but the poses have {num_joints} joints "
-            f"(shape {tuple(x.shape)})"
+            f"weights has {weights.numel()} entries but the poses have {num_joints} joints (shape {tuple(x.shape)})"
         )
     return weights.to(device=x.device, dtype=x.dtype)
 
@@ -71,7 +70,11 @@ def check_coefficient(value: Any, name: str) -> float:
 
 
 def prepare(
-    pred: Any, target: Any, *, min_ndim: int = 2, finite: bool = True,
+    pred: Any,
+    target: Any,
+    *,
+    min_ndim: int = 2,
+    finite: bool = True,
     names: tuple[str, str] = ("pred", "target"),
 ) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """Validated ``(pred, target, was_numpy)``; see :func:`posezoo._arrays.as_pair`."""

@@ -189,9 +189,15 @@ class RTPCALoss(nn.Module):
 
     def forward(self, pred: ArrayLike, target: ArrayLike) -> ArrayLike:
         return rtpca_loss(
-            pred, target, self.weights, lambda_t=self.lambda_t, lambda_m=self.lambda_m,
-            target_root=self.target_root, scale_grad_by_loss=self.scale_grad_by_loss,
-            reduction=self.reduction, check_finite=self.check_finite,
+            pred,
+            target,
+            self.weights,
+            lambda_t=self.lambda_t,
+            lambda_m=self.lambda_m,
+            target_root=self.target_root,
+            scale_grad_by_loss=self.scale_grad_by_loss,
+            reduction=self.reduction,
+            check_finite=self.check_finite,
         )
 
     def extra_repr(self) -> str:
@@ -219,12 +225,15 @@ class UpliftUpsampleLoss(nn.Module):
         self.reduction = check_reduction(reduction)
         self.check_finite = check_finite
 
-    def forward(
-        self, full_pred: Optional[ArrayLike], central_pred: ArrayLike, target: ArrayLike
-    ) -> ArrayLike:
+    def forward(self, full_pred: Optional[ArrayLike], central_pred: ArrayLike, target: ArrayLike) -> ArrayLike:
         return uplift_upsample_loss(
-            full_pred, central_pred, target, w_seq=self.w_seq, w_center=self.w_center,
-            reduction=self.reduction, check_finite=self.check_finite,
+            full_pred,
+            central_pred,
+            target,
+            w_seq=self.w_seq,
+            w_center=self.w_center,
+            reduction=self.reduction,
+            check_finite=self.check_finite,
         )
 
     def extra_repr(self) -> str:

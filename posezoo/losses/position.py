@@ -19,8 +19,14 @@ from .._arrays import ArrayLike, check_frames, check_reduction, to_output
 from ._common import WeightsLike, prepare, reduce, resolve_weights, weights_for
 
 __all__ = [
-    "mpjpe_loss", "wmpjpe_loss", "pose_l1_loss", "future_mpjpe_loss",
-    "MPJPELoss", "WMPJPE", "PoseL1Loss", "FutureMPJPE",
+    "mpjpe_loss",
+    "wmpjpe_loss",
+    "pose_l1_loss",
+    "future_mpjpe_loss",
+    "MPJPELoss",
+    "WMPJPE",
+    "PoseL1Loss",
+    "FutureMPJPE",
 ]
 
 
@@ -33,9 +39,7 @@ def _weighted_distances(
     return dist if w is None else dist * w
 
 
-def mpjpe_loss(
-    pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean", check_finite: bool = True
-) -> ArrayLike:
+def mpjpe_loss(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean", check_finite: bool = True) -> ArrayLike:
     """Mean per-joint position error ``mean_j ||pred_j - target_j||_2`` as a loss.
 
     Args:
@@ -159,8 +163,12 @@ class WMPJPE(nn.Module):
 
     def forward(self, pred: ArrayLike, target: ArrayLike) -> ArrayLike:
         return wmpjpe_loss(
-            pred, target, self.weights, squared=self.squared,
-            reduction=self.reduction, check_finite=self.check_finite,
+            pred,
+            target,
+            self.weights,
+            squared=self.squared,
+            reduction=self.reduction,
+            check_finite=self.check_finite,
         )
 
     def extra_repr(self) -> str:
@@ -190,9 +198,7 @@ class FutureMPJPE(nn.Module):
         self.check_finite = check_finite
 
     def forward(self, pred: ArrayLike, target: ArrayLike) -> ArrayLike:
-        return future_mpjpe_loss(
-            pred, target, self.history, reduction=self.reduction, check_finite=self.check_finite
-        )
+        return future_mpjpe_loss(pred, target, self.history, reduction=self.reduction, check_finite=self.check_finite)
 
     def extra_repr(self) -> str:
         return f"history={self.history}, reduction={self.reduction!r}"

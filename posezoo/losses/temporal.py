@@ -54,9 +54,7 @@ def tc_loss(
     return to_output(reduce(terms, reduction), was_numpy)
 
 
-def mpjve_loss(
-    pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean", check_finite: bool = True
-) -> ArrayLike:
+def mpjve_loss(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean", check_finite: bool = True) -> ArrayLike:
     """Mean per-joint velocity error: ``mean over (..., T-1, J) of ||(p_{t+1}-p_t) - (g_{t+1}-g_t)||_2``.
 
     Args:

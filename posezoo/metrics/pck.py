@@ -30,8 +30,13 @@ def _check_threshold(value: float, name: str) -> float:
 
 
 def _pck_curve(
-    pred: ArrayLike, target: ArrayLike, thresholds: Sequence[float], root: Optional[int],
-    valid: Optional[ArrayLike], scale: float, reduction: str,
+    pred: ArrayLike,
+    target: ArrayLike,
+    thresholds: Sequence[float],
+    root: Optional[int],
+    valid: Optional[ArrayLike],
+    scale: float,
+    reduction: str,
 ) -> ArrayLike:
     check_reduction(reduction)
     scale = check_scale(scale)

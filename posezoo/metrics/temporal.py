@@ -25,8 +25,13 @@ def _finite_difference(x: torch.Tensor, order: int) -> torch.Tensor:
 
 
 def _temporal_metric(
-    pred: ArrayLike, target: ArrayLike, order: int, root: Optional[int],
-    valid: Optional[ArrayLike], scale: float, reduction: str,
+    pred: ArrayLike,
+    target: ArrayLike,
+    order: int,
+    root: Optional[int],
+    valid: Optional[ArrayLike],
+    scale: float,
+    reduction: str,
 ) -> ArrayLike:
     check_reduction(reduction)
     scale = check_scale(scale)

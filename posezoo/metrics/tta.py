@@ -49,8 +49,11 @@ def _merge(a: Any, b: Any, skeleton: SkeletonLike, where: str) -> Any:
             f"({type(a).__name__} vs {type(b).__name__})"
         )
     if dataclasses.is_dataclass(a) and not isinstance(a, type):
-        merged = {f.name: _merge(getattr(a, f.name), getattr(b, f.name), skeleton, f"{where}.{f.name}")
-                  for f in dataclasses.fields(a) if f.init}
+        merged = {
+            f.name: _merge(getattr(a, f.name), getattr(b, f.name), skeleton, f"{where}.{f.name}")
+            for f in dataclasses.fields(a)
+            if f.init
+        }
         return dataclasses.replace(a, **merged)
     if isinstance(a, Mapping):
         if set(a) != set(b):
@@ -77,8 +80,7 @@ def _merge_arrays(a: Any, b: Any, skeleton: SkeletonLike, where: str) -> ArrayLi
     check_real_array(f"{where} (pred_of_flipped)", b)
     if a.shape != b.shape:
         raise ValueError(
-            f"{where}: pred and pred_of_flipped must have the same shape, got {tuple(a.shape)} "
-            f"and {tuple(b.shape)}"
+            f"{where}: pred and pred_of_flipped must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
         )
     return (a + flip_pose(b, skeleton)) / 2
 

@@ -67,8 +67,13 @@ class PoseModel(nn.Module):
         :attr:`chunk_bytes` or :meth:`clip_activation_bytes` is 0.
         """
         per_clip = self.clip_activation_bytes()
-        if (not self.chunk_bytes or not per_clip or torch.is_grad_enabled() or torch.compiler.is_compiling()
-                or self._first_tensor().device.type != "cpu"):
+        if (
+            not self.chunk_bytes
+            or not per_clip
+            or torch.is_grad_enabled()
+            or torch.compiler.is_compiling()
+            or self._first_tensor().device.type != "cpu"
+        ):
             return batch
         return max(1, min(batch, self.chunk_bytes // per_clip))
 

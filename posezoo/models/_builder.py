@@ -80,9 +80,14 @@ def _input_spec(config: Mapping[str, Any]) -> dict[str, Any]:
 def _weights_cfg(entry: ModelEntry, meta: WeightsMeta, config: Mapping[str, Any]) -> dict[str, Any]:
     cfg = _base_cfg(entry, config)
     cfg.update(
-        tag=meta.tag, source=meta.source, sha256=meta.sha256, license=meta.license,
-        training_data=meta.training_data, metrics=dict(meta.metrics),
-        input_spec={**cfg["input_spec"], **meta.input_spec}, description=meta.description,
+        tag=meta.tag,
+        source=meta.source,
+        sha256=meta.sha256,
+        license=meta.license,
+        training_data=meta.training_data,
+        metrics=dict(meta.metrics),
+        input_spec={**cfg["input_spec"], **meta.input_spec},
+        description=meta.description,
     )
     return cfg
 
@@ -90,11 +95,11 @@ def _weights_cfg(entry: ModelEntry, meta: WeightsMeta, config: Mapping[str, Any]
 def _resolve_registered(meta: WeightsMeta, cache_dir: Optional[PathLike]) -> Path:
     if meta.source.startswith("bundled:"):
         # relative to the posezoo package directory, or absolute (a weights root elsewhere)
-        path = _PACKAGE_ROOT / meta.source[len("bundled:"):]
+        path = _PACKAGE_ROOT / meta.source[len("bundled:") :]
         if not path.is_file():
             raise FileNotFoundError(f"bundled weight file {path} is missing from the installation")
     elif meta.source.startswith(HUB_PREFIX):
-        path = hub_download(meta.source[len(HUB_PREFIX):], WEIGHTS_NAME, cache_dir=cache_dir)
+        path = hub_download(meta.source[len(HUB_PREFIX) :], WEIGHTS_NAME, cache_dir=cache_dir)
     else:
         raise ValueError(f"weight {meta.tag!r} has an unsupported source {meta.source!r}")
     verify_sha256(path, meta.sha256)
@@ -102,7 +107,7 @@ def _resolve_registered(meta: WeightsMeta, cache_dir: Optional[PathLike]) -> Pat
 
 
 def _split_hub_id(source: str) -> tuple[str, Optional[str]]:
-    repo = source[len(HUB_PREFIX):]
+    repo = source[len(HUB_PREFIX) :]
     revision = None
     if "@" in repo:
         repo, revision = repo.split("@", 1)
@@ -111,7 +116,9 @@ def _split_hub_id(source: str) -> tuple[str, Optional[str]]:
     return repo, revision
 
 
-def _fit_window(state_dict: Mapping[str, torch.Tensor], model: nn.Module, cfg: dict[str, Any]) -> dict[str, torch.Tensor]:
+def _fit_window(
+    state_dict: Mapping[str, torch.Tensor], model: nn.Module, cfg: dict[str, Any]
+) -> dict[str, torch.Tensor]:
     """Resample length-dependent weights to ``model``'s window (others pass through unchanged,
     so that loading reports them); records the change in ``cfg``."""
     fitted = resample_temporal_embeddings(state_dict, model, strict=False)
@@ -134,14 +141,10 @@ def _load_official_into(
     convert_official = hooks.convert
     if hooks.accepts_model_config(entry.family):
         # the architecture is not in the checkpoint: describe it by the variant's own kwargs
-        conv = convert_official(
-            entry.family, path, config=dict(kwargs), joint_order=kwargs.get("joint_order", "h36m")
-        )
+        conv = convert_official(entry.family, path, config=dict(kwargs), joint_order=kwargs.get("joint_order", "h36m"))
     else:
         conv = convert_official(entry.family, path)
-    conflicts = {
-        k: (v, kwargs[k]) for k, v in conv.arch_kwargs.items() if k in kwargs and kwargs[k] != v
-    }
+    conflicts = {k: (v, kwargs[k]) for k, v in conv.arch_kwargs.items() if k in kwargs and kwargs[k] != v}
     if conflicts:
         detail = ", ".join(f"{k}: checkpoint {a!r} vs {entry.name} {b!r}" for k, (a, b) in conflicts.items())
         raise WeightsError(
@@ -201,7 +204,9 @@ def create_model(
     except TypeError as exc:
         raise TypeError(f"{name}: invalid constructor arguments {sorted(overrides)}: {exc}") from exc
     except (OverflowError, ZeroDivisionError, KeyError, IndexError, RuntimeError) as exc:  # absurd sizes/values
-        raise ValueError(f"{name}: invalid constructor arguments {sorted(overrides)}: {type(exc).__name__}: {exc}") from exc
+        raise ValueError(
+            f"{name}: invalid constructor arguments {sorted(overrides)}: {type(exc).__name__}: {exc}"
+        ) from exc
     cfg = _base_cfg(entry, kwargs)
     result: Optional[LoadResult] = None
 
@@ -235,9 +240,7 @@ def create_model(
             model, result = _load_official_into(model, entry, path, kwargs, strict)
             kwargs = dict(model.init_kwargs)
         else:
-            raise ValueError(
-                f"{path}: not a .safetensors file nor an official {entry.family} checkpoint"
-            )
+            raise ValueError(f"{path}: not a .safetensors file nor an official {entry.family} checkpoint")
         cfg["source"] = str(path)
     else:
         tags = ", ".join(entry.weights) or "none"
@@ -281,8 +284,11 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, LoadResult):
-        return {"missing": value.missing_keys, "unexpected": value.unexpected_keys,
-                "mismatched": [k for k, _, _ in value.mismatched_keys]}
+        return {
+            "missing": value.missing_keys,
+            "unexpected": value.unexpected_keys,
+            "mismatched": [k for k, _, _ in value.mismatched_keys],
+        }
     raise TypeError(f"cannot store {type(value).__name__} in config.json: {value!r}")
 
 
@@ -323,9 +329,7 @@ def _locate(source: PathLike) -> tuple[Path, Path]:
     raise FileNotFoundError(f"{source}: expected a save_pretrained directory, its config.json or a .safetensors file")
 
 
-def load_weights(
-    model: nn.Module, source: PathLike, strict: bool = True
-) -> LoadResult:
+def load_weights(model: nn.Module, source: PathLike, strict: bool = True) -> LoadResult:
     """Load a ``.safetensors`` file (or directory holding one) into ``model``."""
     _, weights = _locate(source)
     return load_state_dict_checked(model, _read_safetensors(weights), strict=strict)
@@ -361,10 +365,16 @@ def from_pretrained(
         config_path, weights_path = _locate(source)
         origin = str(source)
     if not config_path.is_file():
-        raise FileNotFoundError(f"{config_path} not found: from_pretrained needs the config.json written by save_pretrained")
+        raise FileNotFoundError(
+            f"{config_path} not found: from_pretrained needs the config.json written by save_pretrained"
+        )
     config = read_json(config_path, "posezoo config.json")
-    if not isinstance(config, dict) or not isinstance(config.get("architecture"), str) \
-            or not isinstance(config.get("config"), dict) or not isinstance(config.get("pretrained_cfg", {}), dict):
+    if (
+        not isinstance(config, dict)
+        or not isinstance(config.get("architecture"), str)
+        or not isinstance(config.get("config"), dict)
+        or not isinstance(config.get("pretrained_cfg", {}), dict)
+    ):
         raise ValueError(
             f"{config_path} is not a posezoo config.json: expected an object with 'architecture' (str), "
             f"'config' (object) and 'pretrained_cfg' (object), got "

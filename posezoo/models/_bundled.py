@@ -51,11 +51,24 @@ META_FILE = "meta.json"
 META_FORMAT = "posezoo-weights/1"
 DEFAULT_BUNDLED_TAG = "cmu"
 REQUIRED_META_FIELDS = (
-    "model", "tag", "sha256", "license", "training_data", "metrics", "input_spec", "description",
+    "model",
+    "tag",
+    "sha256",
+    "license",
+    "training_data",
+    "metrics",
+    "input_spec",
+    "description",
 )
 _FIELD_TYPES: dict[str, type] = {
-    "model": str, "tag": str, "sha256": str, "license": str, "training_data": str,
-    "metrics": dict, "input_spec": dict, "description": str,
+    "model": str,
+    "tag": str,
+    "sha256": str,
+    "license": str,
+    "training_data": str,
+    "metrics": dict,
+    "input_spec": dict,
+    "description": str,
 }
 #: constructor kwargs that only matter in training (dropout, stochastic depth):
 #: a run may differ from the registered variant in these and still be bundled.
@@ -127,7 +140,9 @@ def read_weights_meta(folder: PathLike) -> tuple[str, WeightsMeta]:
             f"the folder must be <root>/{raw['model']}/{raw['tag']}/"
         )
     if not _SHA_RE.match(raw["sha256"]):
-        raise ValueError(f"bundled weights folder {folder}: sha256 must be 64 lower-case hex digits, got {raw['sha256']!r}")
+        raise ValueError(
+            f"bundled weights folder {folder}: sha256 must be 64 lower-case hex digits, got {raw['sha256']!r}"
+        )
     metrics = _check_metrics(raw["metrics"], f"bundled weights folder {folder}")
     extra = raw.get("extra", {})
     if not isinstance(extra, dict):
@@ -136,9 +151,15 @@ def read_weights_meta(folder: PathLike) -> tuple[str, WeightsMeta]:
     if not weights_file.is_file():
         raise FileNotFoundError(f"bundled weights folder {folder} holds {META_FILE} but no {WEIGHTS_FILE}")
     meta = WeightsMeta(
-        tag=raw["tag"], source=_source_of(weights_file), sha256=raw["sha256"], license=raw["license"],
-        training_data=raw["training_data"], metrics=metrics, input_spec=dict(raw["input_spec"]),
-        description=raw["description"], extra=dict(extra),
+        tag=raw["tag"],
+        source=_source_of(weights_file),
+        sha256=raw["sha256"],
+        license=raw["license"],
+        training_data=raw["training_data"],
+        metrics=metrics,
+        input_spec=dict(raw["input_spec"]),
+        description=raw["description"],
+        extra=dict(extra),
     )
     return raw["model"], meta
 
@@ -207,7 +228,8 @@ def _check_config(config_path: Path, name: str) -> Optional[dict[str, Any]]:
     kwargs = config.get("config", {})
     registered = get_model_entry(name).config
     diffs = {
-        k: (v, registered.get(k, "(not set)")) for k, v in kwargs.items()
+        k: (v, registered.get(k, "(not set)"))
+        for k, v in kwargs.items()
         if k not in TRAINING_ONLY_KWARGS and k in registered and _plain(v) != _plain(registered[k])
     }
     if diffs:

@@ -122,8 +122,14 @@ def register_model(
         if tag is not None and tag not in wmap:
             raise ValueError(f"{name}: default_tag {tag!r} is not among its weights {list(wmap)}")
         _MODEL_REGISTRY[name] = ModelEntry(
-            name=name, family=family, paper=paper, model_cls=model_cls, config_fn=fn,
-            weights=wmap, default_tag=tag, notes=notes,
+            name=name,
+            family=family,
+            paper=paper,
+            model_cls=model_cls,
+            config_fn=fn,
+            weights=wmap,
+            default_tag=tag,
+            notes=notes,
         )
         return fn
 
@@ -187,8 +193,7 @@ def get_model_entry(name: str) -> ModelEntry:
         close = difflib.get_close_matches(name, list(_MODEL_REGISTRY), n=5, cutoff=0.4)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise ValueError(
-            f"unknown model {name!r}.{hint} `posezoo.list_models()` lists all "
-            f"{len(_MODEL_REGISTRY)} registered models."
+            f"unknown model {name!r}.{hint} `posezoo.list_models()` lists all {len(_MODEL_REGISTRY)} registered models."
         ) from None
 
 

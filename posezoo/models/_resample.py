@@ -107,8 +107,7 @@ def _conv_kernel(kernel: torch.Tensor, size: int) -> torch.Tensor:
 def _resample_one(key: str, module: nn.Module, name: str, src: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     def unsupported(why: str) -> ValueError:
         return ValueError(
-            f"cannot resample {key!r} from {tuple(src.shape)} to {tuple(ref.shape)} "
-            f"({type(module).__name__}): {why}"
+            f"cannot resample {key!r} from {tuple(src.shape)} to {tuple(ref.shape)} ({type(module).__name__}): {why}"
         )
 
     if src.ndim != ref.ndim:

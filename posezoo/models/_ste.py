@@ -47,7 +47,6 @@ def ste_variant_config(
     return dict(num_frames=num_frames, num_joints=17, dim=dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio)
 
 
-
 class SpatioTemporalEncoder(PoseModel):
     """Base class of :class:`~posezoo.models.mixste.MixSTE` and :class:`~posezoo.models.rtpca.RTPCA`.
 
@@ -78,20 +77,29 @@ class SpatioTemporalEncoder(PoseModel):
         official_compat: bool,
     ) -> list[float]:
         check_int("num_frames", num_frames, limit="max_model_frames")
-        for name, value in (("num_joints", num_joints), ("in_channels", in_channels),
-                            ("out_channels", out_channels), ("dim", dim), ("num_heads", num_heads)):
+        for name, value in (
+            ("num_joints", num_joints),
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("dim", dim),
+            ("num_heads", num_heads),
+        ):
             check_int(name, value, limit="max_width")
         check_int("depth", depth, limit="max_depth")
         if dim % num_heads != 0:
             raise ValueError(f"dim ({dim}) must be divisible by num_heads ({num_heads})")
         hidden = check_mlp_ratio(mlp_ratio, dim)
-        for name, rate in (("drop_rate", drop_rate), ("attn_drop_rate", attn_drop_rate),
-                           ("drop_path_rate", drop_path_rate)):
+        for name, rate in (
+            ("drop_rate", drop_rate),
+            ("attn_drop_rate", attn_drop_rate),
+            ("drop_path_rate", drop_path_rate),
+        ):
             check_probability(name, rate)
         check_float("norm_eps", norm_eps, minimum=0.0, exclusive_minimum=True)
         # two blocks per depth (attention 4 C^2, MLP 2 C H) + embeddings
         check_parameter_budget(
-            type(self).__name__, 2 * depth * (4 * dim * dim + 2 * dim * hidden + 16 * dim)
+            type(self).__name__,
+            2 * depth * (4 * dim * dim + 2 * dim * hidden + 16 * dim)
             + (num_frames + num_joints + in_channels + out_channels) * dim,
         )
         self.num_frames, self.num_joints = num_frames, num_joints
@@ -187,7 +195,9 @@ class SpatioTemporalEncoder(PoseModel):
         Returns:
             ``(B, T, J, out_channels)`` 3D poses, as :meth:`forward`.
         """
-        check_tensor(f"{type(self).__name__}.lift_features input", h, shape=(None, self.num_frames, self.num_joints, self.dim))
+        check_tensor(
+            f"{type(self).__name__}.lift_features input", h, shape=(None, self.num_frames, self.num_joints, self.dim)
+        )
         return self._from_features(h.to(self.joint_embed.weight.dtype), None)
 
     def _spatial_step(self, i: int, h: torch.Tensor, maps: Optional[dict[str, list[torch.Tensor]]]) -> torch.Tensor:

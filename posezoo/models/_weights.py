@@ -247,7 +247,6 @@ def hub_download(
             + ", or pass a local directory/file instead."
         )
         raise FileNotFoundError(
-            f"could not obtain {filename!r} of hf-hub:{repo_id}{mode} from {where}: "
-            f"{type(exc).__name__}: {exc}. {how}"
+            f"could not obtain {filename!r} of hf-hub:{repo_id}{mode} from {where}: {type(exc).__name__}: {exc}. {how}"
         ) from exc
     return Path(path)

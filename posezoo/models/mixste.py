@@ -69,10 +69,20 @@ class MixSTE(SpatioTemporalEncoder):
     ) -> None:
         super().__init__()
         rates = self._build_shared(
-            num_frames=num_frames, num_joints=num_joints, in_channels=in_channels, out_channels=out_channels,
-            dim=dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
-            drop_rate=drop_rate, attn_drop_rate=attn_drop_rate, drop_path_rate=drop_path_rate,
-            norm_eps=norm_eps, official_compat=official_compat,
+            num_frames=num_frames,
+            num_joints=num_joints,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            dim=dim,
+            depth=depth,
+            num_heads=num_heads,
+            mlp_ratio=mlp_ratio,
+            qkv_bias=qkv_bias,
+            drop_rate=drop_rate,
+            attn_drop_rate=attn_drop_rate,
+            drop_path_rate=drop_path_rate,
+            norm_eps=norm_eps,
+            official_compat=official_compat,
         )
         self.temporal_blocks = torch.nn.ModuleList(
             TemporalBlock(dim, num_heads, mlp_ratio, qkv_bias, "gelu", norm_eps, drop_rate, attn_drop_rate, rates[i])

@@ -54,7 +54,6 @@ MIXSYNTHFORMER_PAPER = (
 _is_compiling = getattr(torch.compiler, "is_compiling", lambda: False)
 
 
-
 class MixSynthFormer(PoseModel):
     """Recover-and-refine model for sparsely sampled pose sequences (2D, 3D or SMPL 6D).
 
@@ -116,8 +115,11 @@ class MixSynthFormer(PoseModel):
         super().__init__()
         for name, value, low in (("num_joints", num_joints, 1), ("in_channels", in_channels, 1), ("dim", dim, 1)):
             check_int(name, value, low, limit="max_width")
-        for name, value, low in (("sample_interval", sample_interval, 1), ("num_keyframes", num_keyframes, 2),
-                                 ("num_future_frames", num_future_frames, 0)):
+        for name, value, low in (
+            ("sample_interval", sample_interval, 1),
+            ("num_keyframes", num_keyframes, 2),
+            ("num_future_frames", num_future_frames, 0),
+        ):
             check_int(name, value, low, limit="max_model_frames")
         check_int("depth", depth, limit="max_depth")
         if interp not in INTERP_MODES:
@@ -134,8 +136,10 @@ class MixSynthFormer(PoseModel):
         check_bool("keep_unused_value_reduce", keep_unused_value_reduce)
         check_float("norm_eps", norm_eps, minimum=0.0, exclusive_minimum=True)
         check_parameter_budget(
-            "MixSynthFormer", depth * (2 * window * window + 2 * dim * dim + 2 * window * dim + 2 * dim * hidden)
-            + window * num_keyframes + 2 * num_joints * in_channels * dim,
+            "MixSynthFormer",
+            depth * (2 * window * window + 2 * dim * dim + 2 * window * dim + 2 * dim * hidden)
+            + window * num_keyframes
+            + 2 * num_joints * in_channels * dim,
         )
         self.num_joints = num_joints
         self.in_channels = self.out_channels = in_channels
@@ -151,10 +155,18 @@ class MixSynthFormer(PoseModel):
         self.temporal_interp = KeyframeInterpolation(num_keyframes, sample_interval, interp, num_future_frames)
         self.embed = nn.Linear(features, dim)
         self.encoder = MixSynthEncoder(
-            depth, self.sequence_length, dim,
-            reduce_token=reduce_token, reduce_channel=reduce_channel,
-            expansion_factor=expansion_factor, dropout=dropout, norm_eps=norm_eps,
-            generation=attn_generation, se=se, mixing=mixing, branches=branches,
+            depth,
+            self.sequence_length,
+            dim,
+            reduce_token=reduce_token,
+            reduce_channel=reduce_channel,
+            expansion_factor=expansion_factor,
+            dropout=dropout,
+            norm_eps=norm_eps,
+            generation=attn_generation,
+            se=se,
+            mixing=mixing,
+            branches=branches,
             keep_unused_value_reduce=keep_unused_value_reduce,
         )
         self.norm = nn.LayerNorm(dim, eps=norm_eps)
@@ -181,9 +193,7 @@ class MixSynthFormer(PoseModel):
         elif x.ndim == 3 and x.shape[1] == frames and x.shape[2] == j * d:
             flat, joints_axis = x, False
         else:
-            raise ValueError(
-                f"{what} must be (B, {frames}, {j}, {d}) or (B, {frames}, {j * d}), got {tuple(x.shape)}"
-            )
+            raise ValueError(f"{what} must be (B, {frames}, {j}, {d}) or (B, {frames}, {j * d}), got {tuple(x.shape)}")
         check_tensor(f"MixSynthFormer {what}", x)  # B >= 1
         return flat, joints_axis
 
@@ -235,7 +245,7 @@ class MixSynthFormer(PoseModel):
         recovered = self.temporal_interp(keyframes)  # (B, T+F, P)
         h = self.encoder(self.embed(recovered))
         out = self.head(self.norm(h)) + recovered
-        return out[:, self.num_frames:] if self.num_future_frames else out
+        return out[:, self.num_frames :] if self.num_future_frames else out
 
 
 # --------------------------------------------------------------------------- variants
@@ -263,7 +273,9 @@ def _register(name: str, notes: str, **config):
     t = config["sample_interval"] * (config["num_keyframes"] - 1) + 1 + config.get("num_future_frames", 0)
     unused = _official_unused(config["dim"], t, config["reduce_token"], config["reduce_channel"], config["depth"])
     register_model(
-        MixSynthFormer, family="mixsynthformer", paper=MIXSYNTHFORMER_PAPER,
+        MixSynthFormer,
+        family="mixsynthformer",
+        paper=MIXSYNTHFORMER_PAPER,
         notes=notes + " " + _NOTES.format(unused=unused),
     )(config_fn)
 
@@ -272,44 +284,80 @@ _register(
     "mixsynthformer_h36m_3d",
     "Human3.6M 3D keypoints (17x3, H36M-17 order), K=10, Q=10 (101-frame window), width 64, 4 layers, "
     "reduce 4/1: the official train.py / config_h36m_fcn_3D setting (194,363 params; official 211,003).",
-    num_joints=17, in_channels=3, sample_interval=10, num_keyframes=11, dim=64, depth=4,
-    reduce_token=4, reduce_channel=1,
+    num_joints=17,
+    in_channels=3,
+    sample_interval=10,
+    num_keyframes=11,
+    dim=64,
+    depth=4,
+    reduce_token=4,
+    reduce_channel=1,
 )
 _register(
     "mixsynthformer_jhmdb_2d",
     "Sub-JHMDB 2D keypoints (15x2), K=10, Q=1 (11-frame window), width 128, 5 layers, reduce 4/1 "
     "(official config_jhmdb_simplepose_2D).",
-    num_joints=15, in_channels=2, sample_interval=10, num_keyframes=2, dim=128, depth=5,
-    reduce_token=4, reduce_channel=1,
+    num_joints=15,
+    in_channels=2,
+    sample_interval=10,
+    num_keyframes=2,
+    dim=128,
+    depth=5,
+    reduce_token=4,
+    reduce_channel=1,
 )
 _register(
     "mixsynthformer_3dpw_3d",
     "3DPW 3D keypoints (14x3, root-relative), K=10, Q=5 (51-frame window), width 32, 4 layers, reduce 4/1 "
     "(official config_pw3d_spin_3D).",
-    num_joints=14, in_channels=3, sample_interval=10, num_keyframes=6, dim=32, depth=4,
-    reduce_token=4, reduce_channel=1,
+    num_joints=14,
+    in_channels=3,
+    sample_interval=10,
+    num_keyframes=6,
+    dim=32,
+    depth=4,
+    reduce_token=4,
+    reduce_channel=1,
 )
 _register(
     "mixsynthformer_aist_3d",
     "AIST++ 3D keypoints (14x3), K=10, Q=10 (101-frame window), width 128, 5 layers, reduce 4/1 "
     "(official config_aist_spin_3D).",
-    num_joints=14, in_channels=3, sample_interval=10, num_keyframes=11, dim=128, depth=5,
-    reduce_token=4, reduce_channel=1,
+    num_joints=14,
+    in_channels=3,
+    sample_interval=10,
+    num_keyframes=11,
+    dim=128,
+    depth=5,
+    reduce_token=4,
+    reduce_channel=1,
 )
 _register(
     "mixsynthformer_3dpw_smpl6d",
     "3DPW SMPL pose as 6D rotations (24x6 = 144 features), K=10, Q=5, width 64, 4 layers, reduce 4/1 "
     "(official config_pw3d_pare_smpl). Only the pose is refined: as in the official evaluator, the "
     "10 shape betas are not a model input and are kept from the estimator.",
-    num_joints=24, in_channels=6, sample_interval=10, num_keyframes=6, dim=64, depth=4,
-    reduce_token=4, reduce_channel=1,
+    num_joints=24,
+    in_channels=6,
+    sample_interval=10,
+    num_keyframes=6,
+    dim=64,
+    depth=4,
+    reduce_token=4,
+    reduce_channel=1,
 )
 _register(
     "mixsynthformer_aist_smpl6d",
     "AIST++ SMPL pose as 6D rotations (24x6), K=10, Q=10, width 128, 5 layers, reduce 4/1 "
     "(official config_aist_spin_smpl). Shape betas are not a model input (kept from the estimator).",
-    num_joints=24, in_channels=6, sample_interval=10, num_keyframes=11, dim=128, depth=5,
-    reduce_token=4, reduce_channel=1,
+    num_joints=24,
+    in_channels=6,
+    sample_interval=10,
+    num_keyframes=11,
+    dim=128,
+    depth=5,
+    reduce_token=4,
+    reduce_channel=1,
 )
 _register(
     "mixsynthformer_h36m_predict",
@@ -317,6 +365,13 @@ _register(
     "K=1) -> the next 10 frames, H36M-17 3D joints, width 64, 4 layers, reduce 4/1. The official "
     "repository releases no prediction code or config; history/future lengths follow the common H36M "
     "short-term protocol (50 observed frames at 25 fps, 400 ms ahead) and are a posezoo choice.",
-    num_joints=17, in_channels=3, sample_interval=1, num_keyframes=50, num_future_frames=10, dim=64,
-    depth=4, reduce_token=4, reduce_channel=1,
+    num_joints=17,
+    in_channels=3,
+    sample_interval=1,
+    num_keyframes=50,
+    num_future_frames=10,
+    dim=64,
+    depth=4,
+    reduce_token=4,
+    reduce_channel=1,
 )

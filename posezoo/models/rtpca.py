@@ -107,8 +107,11 @@ class RTPCA(SpatioTemporalEncoder):
             check_bool(name, flag)
         if tpca:
             check_int("num_frames", num_frames, limit="max_model_frames")
-            pyramid_lengths(num_frames, check_int("tpca_stages", tpca_stages, limit="max_depth"),
-                            check_int("tpca_ratio", tpca_ratio, 2, limit="max_model_frames"))
+            pyramid_lengths(
+                num_frames,
+                check_int("tpca_stages", tpca_stages, limit="max_depth"),
+                check_int("tpca_ratio", tpca_ratio, 2, limit="max_model_frames"),
+            )
         if tpca_compress not in COMPRESS_MODES:
             raise ValueError(f"tpca_compress must be one of {COMPRESS_MODES}, got {tpca_compress!r}")
         if tpca_amplify not in AMPLIFY_MODES:
@@ -123,10 +126,20 @@ class RTPCA(SpatioTemporalEncoder):
                 f"xlr_connection={xlr_connection!r}"
             )
         rates = self._build_shared(
-            num_frames=num_frames, num_joints=num_joints, in_channels=in_channels, out_channels=out_channels,
-            dim=dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
-            drop_rate=drop_rate, attn_drop_rate=attn_drop_rate, drop_path_rate=drop_path_rate,
-            norm_eps=norm_eps, official_compat=official_compat,
+            num_frames=num_frames,
+            num_joints=num_joints,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            dim=dim,
+            depth=depth,
+            num_heads=num_heads,
+            mlp_ratio=mlp_ratio,
+            qkv_bias=qkv_bias,
+            drop_rate=drop_rate,
+            attn_drop_rate=attn_drop_rate,
+            drop_path_rate=drop_path_rate,
+            norm_eps=norm_eps,
+            official_compat=official_compat,
         )
         if xlr_memory_len is None:
             xlr_memory_len = max(1, num_frames // 8)
@@ -139,12 +152,30 @@ class RTPCA(SpatioTemporalEncoder):
         def make_tpca() -> Optional[nn.Module]:
             if not tpca:
                 return None
-            return TPCA(dim, num_frames, stages=tpca_stages, ratio=tpca_ratio, compress=tpca_compress,
-                        amplify=tpca_amplify, norm_eps=tpca_eps)
+            return TPCA(
+                dim,
+                num_frames,
+                stages=tpca_stages,
+                ratio=tpca_ratio,
+                compress=tpca_compress,
+                amplify=tpca_amplify,
+                norm_eps=tpca_eps,
+            )
 
         self.temporal_blocks = nn.ModuleList(
-            XLRBlock(dim, num_heads, mlp_ratio, qkv_bias, "gelu", norm_eps, drop_rate, attn_drop_rate, rates[i],
-                     tpca=make_tpca(), memory_len=xlr_memory_len)
+            XLRBlock(
+                dim,
+                num_heads,
+                mlp_ratio,
+                qkv_bias,
+                "gelu",
+                norm_eps,
+                drop_rate,
+                attn_drop_rate,
+                rates[i],
+                tpca=make_tpca(),
+                memory_len=xlr_memory_len,
+            )
             for i in range(depth)
         )
         self._init_weights()

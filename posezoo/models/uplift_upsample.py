@@ -104,15 +104,17 @@ def _as_list(value, name: str) -> list:
 def _padding(value, name: str) -> list[int]:
     """``[left, right]`` from an int or a pair, each exactly 0 or 1 (no truncation of 1.5 to 1)."""
     pair = [value, value] if isinstance(value, int) and not isinstance(value, bool) else value
-    if (isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2
-            or any(isinstance(v, bool) or not isinstance(v, int) or v not in (0, 1) for v in pair)):
+    if (
+        isinstance(pair, (str, bytes))
+        or not isinstance(pair, Sequence)
+        or len(pair) != 2
+        or any(isinstance(v, bool) or not isinstance(v, int) or v not in (0, 1) for v in pair)
+    ):
         raise ValueError(f"{name} must be (left, right) with each side 0 or 1, got {value!r}")
     return [int(v) for v in pair]
 
 
-def strided_lengths(
-    num_frames: int, strides: Sequence[int], paddings: Sequence[Sequence[int]]
-) -> list[int]:
+def strided_lengths(num_frames: int, strides: Sequence[int], paddings: Sequence[Sequence[int]]) -> list[int]:
     """Token counts ``[L_1 = N, L_2, ..., L_last_out]`` through the strided blocks.
 
     Raises ``ValueError`` when a block receives too few tokens; the caller
@@ -203,12 +205,20 @@ class UpliftUpsample(PoseModel):
     ) -> None:
         super().__init__()
         check_int("num_frames", num_frames, limit="max_model_frames")
-        for name, value in (("num_joints", num_joints), ("in_channels", in_channels), ("spatial_dim", spatial_dim),
-                            ("temporal_dim", temporal_dim), ("num_heads", num_heads)):
+        for name, value in (
+            ("num_joints", num_joints),
+            ("in_channels", in_channels),
+            ("spatial_dim", spatial_dim),
+            ("temporal_dim", temporal_dim),
+            ("num_heads", num_heads),
+        ):
             check_int(name, value, limit="max_width")
         check_int("output_stride", output_stride, limit="max_model_frames")
-        for name, value in (("spatial_depth", spatial_depth), ("temporal_depth", temporal_depth),
-                            ("first_strided_token_attention_layer", first_strided_token_attention_layer)):
+        for name, value in (
+            ("spatial_depth", spatial_depth),
+            ("temporal_depth", temporal_depth),
+            ("first_strided_token_attention_layer", first_strided_token_attention_layer),
+        ):
             check_int(name, value, 0, limit="max_depth")
         for name, dim in (("spatial_dim", spatial_dim), ("temporal_dim", temporal_dim)):
             if dim % num_heads != 0 and (name == "temporal_dim" or spatial_depth > 0):
@@ -217,9 +227,13 @@ class UpliftUpsample(PoseModel):
         check_probability("drop_rate", drop_rate)
         check_probability("attn_drop_rate", attn_drop_rate)
 
-        strides = [check_int(f"strides[{i}]", s, limit="max_model_frames") for i, s in enumerate(_as_list(strides, "strides"))]
+        strides = [
+            check_int(f"strides[{i}]", s, limit="max_model_frames") for i, s in enumerate(_as_list(strides, "strides"))
+        ]
         if len(strides) > limits.max_depth:
-            raise ValueError(f"at most {limits.max_depth} strided blocks (posezoo.limits.max_depth), got {len(strides)}")
+            raise ValueError(
+                f"at most {limits.max_depth} strided blocks (posezoo.limits.max_depth), got {len(strides)}"
+            )
         if paddings is None:
             paddings = [[1, 1]] * len(strides)
         paddings = [_padding(p, f"paddings[{i}]") for i, p in enumerate(_as_list(paddings, "paddings"))]
@@ -234,21 +248,24 @@ class UpliftUpsample(PoseModel):
             )
         depth = spatial_depth + temporal_depth + len(strides)
         check_parameter_budget(
-            "UpliftUpsample", depth * (4 + 2 * 3) * max(spatial_dim, temporal_dim) * max(hidden, spatial_dim, temporal_dim)
+            "UpliftUpsample",
+            depth * (4 + 2 * 3) * max(spatial_dim, temporal_dim) * max(hidden, spatial_dim, temporal_dim)
             + (num_frames + num_joints * spatial_dim) * temporal_dim,
         )
 
-        input_strides = [output_stride] if input_strides is None else [
-            check_int(f"input_strides[{i}]", s, limit="max_model_frames")
-            for i, s in enumerate(_as_list(input_strides, "input_strides"))
-        ]
+        input_strides = (
+            [output_stride]
+            if input_strides is None
+            else [
+                check_int(f"input_strides[{i}]", s, limit="max_model_frames")
+                for i, s in enumerate(_as_list(input_strides, "input_strides"))
+            ]
+        )
         if not input_strides:
             raise ValueError("input_strides must not be empty")
         bad = [s for s in input_strides if s % output_stride != 0]
         if bad:
-            raise ValueError(
-                f"input_strides must be positive multiples of output_stride ({output_stride}), got {bad}"
-            )
+            raise ValueError(f"input_strides must be positive multiples of output_stride ({output_stride}), got {bad}")
         if not strided_input and any(s != output_stride for s in input_strides):
             raise ValueError(
                 f"strided_input=False cannot upsample: input_strides must all equal output_stride "
@@ -265,9 +282,14 @@ class UpliftUpsample(PoseModel):
         if isinstance(drop_path_rate, (int, float)):
             dpr = [check_probability("drop_path_rate", drop_path_rate)] * 3
         else:
-            dpr = [check_probability(f"drop_path_rate[{i}]", r) for i, r in enumerate(_as_list(drop_path_rate, "drop_path_rate"))]
+            dpr = [
+                check_probability(f"drop_path_rate[{i}]", r)
+                for i, r in enumerate(_as_list(drop_path_rate, "drop_path_rate"))
+            ]
             if len(dpr) != 3:
-                raise ValueError(f"drop_path_rate must be a float or [spatial, temporal, strided], got {drop_path_rate}")
+                raise ValueError(
+                    f"drop_path_rate must be a float or [spatial, temporal, strided], got {drop_path_rate}"
+                )
 
         for name, flag in (("qkv_bias", qkv_bias), ("strided_input", strided_input), ("full_output", full_output)):
             check_bool(name, flag)
@@ -304,8 +326,15 @@ class UpliftUpsample(PoseModel):
             self.spatial_drop = nn.Dropout(drop_rate)
             self.spatial_blocks = nn.ModuleList(
                 TransformerBlock(
-                    spatial_dim, num_heads, mlp_ratio, qkv_bias, act_layer="gelu", norm_eps=1e-5,
-                    drop=drop_rate, attn_drop=attn_drop_rate, drop_path=rate,
+                    spatial_dim,
+                    num_heads,
+                    mlp_ratio,
+                    qkv_bias,
+                    act_layer="gelu",
+                    norm_eps=1e-5,
+                    drop=drop_rate,
+                    attn_drop=attn_drop_rate,
+                    drop_path=rate,
                 )
                 for rate in linear_drop_path_rates(dpr[0], spatial_depth)
             )
@@ -322,8 +351,16 @@ class UpliftUpsample(PoseModel):
 
         # 3. full-sequence temporal transformer with DUTA
         self.temporal_encoder = DUTATemporalEncoder(
-            temporal_dim, temporal_depth, num_heads, mlp_ratio, qkv_bias, act_layer="relu", norm_eps=1e-5,
-            drop=drop_rate, attn_drop=attn_drop_rate, drop_path=dpr[1],
+            temporal_dim,
+            temporal_depth,
+            num_heads,
+            mlp_ratio,
+            qkv_bias,
+            act_layer="relu",
+            norm_eps=1e-5,
+            drop=drop_rate,
+            attn_drop=attn_drop_rate,
+            drop_path=dpr[1],
             first_strided_token_attention_layer=first_strided_token_attention_layer if strided_input else 0,
         )
         self.full_head = nn.Linear(temporal_dim, 3 * num_joints) if full_output else None
@@ -331,8 +368,18 @@ class UpliftUpsample(PoseModel):
         # 4. strided transformer and central head
         self.strided_blocks = nn.ModuleList(
             StridedTransformerBlock(
-                temporal_dim, lengths[i], s, paddings[i], num_heads, mlp_ratio, qkv_bias, act_layer="relu",
-                norm_eps=1e-5, drop=drop_rate, attn_drop=attn_drop_rate, drop_path=rate,
+                temporal_dim,
+                lengths[i],
+                s,
+                paddings[i],
+                num_heads,
+                mlp_ratio,
+                qkv_bias,
+                act_layer="relu",
+                norm_eps=1e-5,
+                drop=drop_rate,
+                attn_drop=attn_drop_rate,
+                drop_path=rate,
             )
             for i, (s, rate) in enumerate(zip(strides, linear_drop_path_rates(dpr[2], len(strides))))
         )
@@ -428,9 +475,7 @@ class UpliftUpsample(PoseModel):
         h = self.spatial_norm(h)
         return self.spatial_to_temporal(rearrange(h, "(b n) j c -> b n (j c)", b=batch))
 
-    def forward(
-        self, keypoints_2d: torch.Tensor, stride_mask: Optional[torch.Tensor] = None
-    ) -> UpliftUpsampleOutput:
+    def forward(self, keypoints_2d: torch.Tensor, stride_mask: Optional[torch.Tensor] = None) -> UpliftUpsampleOutput:
         """Lift and upsample one batch of windows.
 
         Args:
@@ -458,7 +503,7 @@ class UpliftUpsample(PoseModel):
             z = block(z, key_mask=mask if duta_here else None)
         if not self.strided_blocks:
             centre = self.num_frames // 2
-            z = z[:, centre:centre + 1]
+            z = z[:, centre : centre + 1]
         central = rearrange(self.central_head(z), "b 1 (j c) -> b j c", c=3)
         return UpliftUpsampleOutput(full=full, central=central)
 
@@ -468,41 +513,82 @@ class UpliftUpsample(PoseModel):
 # drop-path rates of the released configs (training only).
 
 _RELEASED = dict(
-    num_joints=17, in_channels=2, spatial_dim=32, temporal_dim=384, spatial_depth=4, temporal_depth=4,
-    num_heads=8, mlp_ratio=2.0, qkv_bias=True, strided_input=True, first_strided_token_attention_layer=1,
-    full_output=True, drop_rate=0.0, attn_drop_rate=0.0, drop_path_rate=[0.1, 0.1, 0.0], joint_order="h36m",
+    num_joints=17,
+    in_channels=2,
+    spatial_dim=32,
+    temporal_dim=384,
+    spatial_depth=4,
+    temporal_depth=4,
+    num_heads=8,
+    mlp_ratio=2.0,
+    qkv_bias=True,
+    strided_input=True,
+    first_strided_token_attention_layer=1,
+    full_output=True,
+    drop_rate=0.0,
+    attn_drop_rate=0.0,
+    drop_path_rate=[0.1, 0.1, 0.0],
+    joint_order="h36m",
 )
 
 _NOTES_OFFICIAL = "; official Keras .h5 weights load with pretrained='file.h5' (H36M-17 joint order by default)"
 
 
-@register_model(UpliftUpsample, family="uplift_upsample", paper=PAPER,
-                notes="geometry of the official h36m_81 config (81 frames, s_out 2, s_in 4/10/20)" + _NOTES_OFFICIAL)
+@register_model(
+    UpliftUpsample,
+    family="uplift_upsample",
+    paper=PAPER,
+    notes="geometry of the official h36m_81 config (81 frames, s_out 2, s_in 4/10/20)" + _NOTES_OFFICIAL,
+)
 def uplift_upsample_h36m_81() -> dict:
     """Human3.6M 81-frame model: N=41 tokens at s_out=2, s_in in {4, 10, 20}."""
     return dict(
-        _RELEASED, num_frames=41, output_stride=2, input_strides=[4, 10, 20],
-        strides=[4, 4, 3], paddings=[[1, 1], [0, 0], [0, 0]],
+        _RELEASED,
+        num_frames=41,
+        output_stride=2,
+        input_strides=[4, 10, 20],
+        strides=[4, 4, 3],
+        paddings=[[1, 1], [0, 0], [0, 0]],
     )
 
 
-@register_model(UpliftUpsample, family="uplift_upsample", paper=PAPER,
-                notes="geometry of the official h36m_351/h36m_351_pt/amass_351 configs (351 frames, s_out 5, "
-                      "s_in 5/10/20)" + _NOTES_OFFICIAL)
+@register_model(
+    UpliftUpsample,
+    family="uplift_upsample",
+    paper=PAPER,
+    notes="geometry of the official h36m_351/h36m_351_pt/amass_351 configs (351 frames, s_out 5, "
+    "s_in 5/10/20)" + _NOTES_OFFICIAL,
+)
 def uplift_upsample_h36m_351() -> dict:
     """Human3.6M 351-frame model: N=71 tokens at s_out=5, s_in in {5, 10, 20}."""
     return dict(
-        _RELEASED, num_frames=71, output_stride=5, input_strides=[5, 10, 20],
-        strides=[3, 10, 3], paddings=[[0, 0], [0, 0], [0, 0]],
+        _RELEASED,
+        num_frames=71,
+        output_stride=5,
+        input_strides=[5, 10, 20],
+        strides=[3, 10, 3],
+        paddings=[[0, 0], [0, 0], [0, 0]],
     )
 
 
-@register_model(UpliftUpsample, family="uplift_upsample", paper=PAPER,
-                notes="small CPU-friendly variant (53 frames, s_out 2, s_in 2/4/8); posezoo's own configuration")
+@register_model(
+    UpliftUpsample,
+    family="uplift_upsample",
+    paper=PAPER,
+    notes="small CPU-friendly variant (53 frames, s_out 2, s_in 2/4/8); posezoo's own configuration",
+)
 def uplift_upsample_small() -> dict:
     """27 tokens at s_out=2 (53 frames), s_in in {2, 4, 8}, Cs 16 / Ct 128, depths 2/2, 4 heads."""
     return dict(
-        _RELEASED, num_frames=27, output_stride=2, input_strides=[2, 4, 8],
-        spatial_dim=16, temporal_dim=128, spatial_depth=2, temporal_depth=2, num_heads=4,
-        strides=[3, 3, 3], paddings=[[1, 1], [1, 1], [1, 1]],
+        _RELEASED,
+        num_frames=27,
+        output_stride=2,
+        input_strides=[2, 4, 8],
+        spatial_dim=16,
+        temporal_dim=128,
+        spatial_depth=2,
+        temporal_depth=2,
+        num_heads=4,
+        strides=[3, 3, 3],
+        paddings=[[1, 1], [1, 1], [1, 1]],
     )

@@ -50,7 +50,7 @@ def relative_pose_velocity(poses: torch.Tensor, root: Optional[int] = 0, frame_g
     """
     if poses.ndim < 3 or poses.shape[-3] < 2:
         raise ValueError(f"poses must have shape (..., T >= 2, J, C), got {tuple(poses.shape)}")
-    rel = poses - poses[..., root:root + 1, :] if root is not None else poses
+    rel = poses - poses[..., root : root + 1, :] if root is not None else poses
     return (rel[..., 1:, :, :] - rel[..., :-1, :, :]).norm(dim=-1).mean(dim=-1) / frame_gap
 
 
@@ -155,7 +155,9 @@ class AdaptiveLiftResult:
     velocities: list[float]
 
 
-def _window(model: UpliftUpsample, keypoints: torch.Tensor, is_key: torch.Tensor, centre: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _window(
+    model: UpliftUpsample, keypoints: torch.Tensor, is_key: torch.Tensor, centre: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Tokens centred on frame ``centre``: ``(N, J, 2)`` with edge-copy padding and mask ``(N,)``."""
     length = keypoints.shape[0]
     half = model.num_frames // 2
@@ -202,7 +204,9 @@ def lift_adaptive(
         )
     bad = [s for s in controller.strides if s % model.output_stride]
     if bad:
-        raise ValueError(f"controller strides {bad} are not multiples of the model's output_stride {model.output_stride}")
+        raise ValueError(
+            f"controller strides {bad} are not multiples of the model's output_stride {model.output_stride}"
+        )
     if velocity_source not in ("prediction", "keypoints"):
         raise ValueError(f"velocity_source must be 'prediction' or 'keypoints', got {velocity_source!r}")
     if velocity_source == "prediction" and model.full_head is None:
@@ -248,7 +252,7 @@ def _lift_adaptive(
             centre = frame - (model.num_frames - 1 - model.num_frames // 2) * model.output_stride
             tokens, mask = _window(model, keypoints, is_key, centre)
             full = model(tokens[None], mask[None]).full[0]
-            recent = full[-max(2, velocity_tokens):]
+            recent = full[-max(2, velocity_tokens) :]
             velocity = float(relative_pose_velocity(recent, root, model.output_stride).mean()) * rate
         stride = controller.update(velocity) if velocity == velocity else controller.stride
         strides.append(stride)
@@ -260,7 +264,7 @@ def _lift_adaptive(
     centres = list(range(0, length, model.output_stride))
     outputs = []
     for start in range(0, len(centres), batch_size):
-        chunk = [_window(model, keypoints, is_key, c) for c in centres[start:start + batch_size]]
+        chunk = [_window(model, keypoints, is_key, c) for c in centres[start : start + batch_size]]
         tokens = torch.stack([t for t, _ in chunk])
         masks = torch.stack([m for _, m in chunk])
         outputs.append(model(tokens, masks).central)

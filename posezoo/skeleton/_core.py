@@ -102,6 +102,7 @@ def register_skeleton(skeleton: Skeleton, aliases: Sequence[str] = ()) -> Skelet
         _ALIASES[alias.lower()] = key
     return skeleton
 
+
 # Per-joint weights of the RTPCA/MixSTE training code (weighted MPJPE, TCLoss):
 # torso 1.0, head 1.5, mid-limb 2.5, end-limb 4.0 for H36M-17. The HumanEva-15
 # vector is copied as the released code indexes it.
@@ -132,9 +133,7 @@ def joint_weights(skeleton: Union[str, Skeleton] = "h36m") -> torch.Tensor:
     """Per-joint loss weights ``(J,)`` used by the RTPCA/MixSTE training code."""
     skel = get_skeleton(skeleton)
     if skel.name not in _JOINT_WEIGHTS:
-        raise ValueError(
-            f"no joint weights defined for {skel.name!r}; defined for: {', '.join(_JOINT_WEIGHTS)}"
-        )
+        raise ValueError(f"no joint weights defined for {skel.name!r}; defined for: {', '.join(_JOINT_WEIGHTS)}")
     return torch.tensor(_JOINT_WEIGHTS[skel.name], dtype=torch.float32)
 
 
@@ -155,9 +154,7 @@ def _check_pose(
     (the message then ends with ``hint``: how to mark missing joints)."""
     check_real_array(name, x, finite=False, allow_bool=allow_bool)
     if x.ndim < 2 or x.shape[-2] != num_joints or x.shape[-1] < 1:
-        raise ValueError(
-            f"{name} must have shape (..., {num_joints}, C) with C >= 1, got {tuple(x.shape)}"
-        )
+        raise ValueError(f"{name} must have shape (..., {num_joints}, C) with C >= 1, got {tuple(x.shape)}")
     if finite:
         try:
             check_real_array(name, x, finite=True, allow_bool=allow_bool)

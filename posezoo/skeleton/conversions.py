@@ -29,8 +29,18 @@ __all__ = ["body_rules"]
 _SH = ("left_shoulder", "right_shoulder")
 _HIPS = ("left_hip", "right_hip")
 _FACE = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
-_LIMBS = ("right_knee", "right_ankle", "left_knee", "left_ankle", "left_shoulder", "left_elbow", "left_wrist",
-          "right_shoulder", "right_elbow", "right_wrist")
+_LIMBS = (
+    "right_knee",
+    "right_ankle",
+    "left_knee",
+    "left_ankle",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
+    "right_shoulder",
+    "right_elbow",
+    "right_wrist",
+)
 
 
 # --- fitted weights: python tools/fit_keypoint_conversions.py (train split, every 10th frame, 4 cameras per
@@ -90,13 +100,28 @@ for _name in ("coco", "coco_wholebody", "mediapipe33"):
     # coco_wholebody uses only its first 17 joints (= COCO-17), so it converts exactly like "coco"
     register_conversion(Conversion(_name, "h36m", body_rules(), _COCO_NOTES))
 
-register_conversion(Conversion("halpe26", "h36m", body_rules(
-    pelvis=(Rule(_HIPS, (0.5, 0.5)), Rule.copy("hip"), _PELVIS_1, _PELVIS_1.mirrored()),
-    thorax=_THORAX + (_THORAX_1, _THORAX_1.mirrored(), Rule(_SH, (0.5, 0.5)), Rule.copy("neck")),
-    head_top=(Rule.copy("head"),) + _HEAD_TOP,
-), _COCO_NOTES + "; Halpe's head (top of the head) is the H36M head top"))
+register_conversion(
+    Conversion(
+        "halpe26",
+        "h36m",
+        body_rules(
+            pelvis=(Rule(_HIPS, (0.5, 0.5)), Rule.copy("hip"), _PELVIS_1, _PELVIS_1.mirrored()),
+            thorax=_THORAX + (_THORAX_1, _THORAX_1.mirrored(), Rule(_SH, (0.5, 0.5)), Rule.copy("neck")),
+            head_top=(Rule.copy("head"),) + _HEAD_TOP,
+        ),
+        _COCO_NOTES + "; Halpe's head (top of the head) is the H36M head top",
+    )
+)
 
-register_conversion(Conversion("openpose25", "h36m", body_rules(
-    pelvis=(Rule(_HIPS, (0.5, 0.5)), Rule.copy("mid_hip"), _PELVIS_1, _PELVIS_1.mirrored()),
-    thorax=_THORAX + (_THORAX_1, _THORAX_1.mirrored(), _OPENPOSE_THORAX, Rule(_SH, (0.5, 0.5)), Rule.copy("neck")),
-), _COCO_NOTES + "; BODY_25's neck and mid_hip are means of its shoulders and hips"))
+register_conversion(
+    Conversion(
+        "openpose25",
+        "h36m",
+        body_rules(
+            pelvis=(Rule(_HIPS, (0.5, 0.5)), Rule.copy("mid_hip"), _PELVIS_1, _PELVIS_1.mirrored()),
+            thorax=_THORAX
+            + (_THORAX_1, _THORAX_1.mirrored(), _OPENPOSE_THORAX, Rule(_SH, (0.5, 0.5)), Rule.copy("neck")),
+        ),
+        _COCO_NOTES + "; BODY_25's neck and mid_hip are means of its shoulders and hips",
+    )
+)

@@ -208,8 +208,13 @@ def convert_layout(
     """
     s, d = get_skeleton(src), get_skeleton(dst)
     min_confidence = check_float("min_confidence", min_confidence)
-    _check_pose(keypoints, s.num_joints, "keypoints", finite=confidence is None,
-                hint="pass confidence= with a score <= 0 at the missing joints to let them through")
+    _check_pose(
+        keypoints,
+        s.num_joints,
+        "keypoints",
+        finite=confidence is None,
+        hint="pass confidence= with a score <= 0 at the missing joints to let them through",
+    )
     if confidence is not None:
         _check_confidence(keypoints, confidence, min_confidence)
     x = _as_float(keypoints)
@@ -245,9 +250,7 @@ def _check_confidence(keypoints: Array, confidence: Array, min_confidence: float
     if isinstance(confidence, torch.Tensor) and confidence.device != keypoints.device:
         raise ValueError(f"confidence is on {confidence.device}, keypoints on {keypoints.device}; use one device")
     if tuple(confidence.shape) != tuple(keypoints.shape[:-1]):
-        raise ValueError(
-            f"confidence must have shape {tuple(keypoints.shape[:-1])}, got {tuple(confidence.shape)}"
-        )
+        raise ValueError(f"confidence must have shape {tuple(keypoints.shape[:-1])}, got {tuple(confidence.shape)}")
     threshold = max(0.0, min_confidence)
     bad = ~_isfinite(keypoints).all(-1) & (confidence > threshold)
     if bool(bad.any()):

@@ -61,13 +61,35 @@ _FEET = ("big_toe", "small_toe", "heel")
 
 HALPE_26 = make_skeleton(
     "halpe26",
-    COCO_17.joint_names + ("head", "neck", "hip", "left_big_toe", "right_big_toe", "left_small_toe",
-                           "right_small_toe", "left_heel", "right_heel"),
+    COCO_17.joint_names
+    + (
+        "head",
+        "neck",
+        "hip",
+        "left_big_toe",
+        "right_big_toe",
+        "left_small_toe",
+        "right_small_toe",
+        "left_heel",
+        "right_heel",
+    ),
     parents={
-        "neck": "hip", "nose": "neck", "head": "nose",
-        **_sided({"left_eye": "nose", "left_ear": "left_eye", "left_shoulder": "neck", "left_elbow": "left_shoulder",
-                  "left_wrist": "left_elbow", "left_hip": "hip", "left_knee": "left_hip",
-                  "left_ankle": "left_knee", **{f"left_{f}": "left_ankle" for f in _FEET}}),
+        "neck": "hip",
+        "nose": "neck",
+        "head": "nose",
+        **_sided(
+            {
+                "left_eye": "nose",
+                "left_ear": "left_eye",
+                "left_shoulder": "neck",
+                "left_elbow": "left_shoulder",
+                "left_wrist": "left_elbow",
+                "left_hip": "hip",
+                "left_knee": "left_hip",
+                "left_ankle": "left_knee",
+                **{f"left_{f}": "left_ankle" for f in _FEET},
+            }
+        ),
     },
     root="hip",
 )
@@ -110,9 +132,17 @@ def _wholebody_parents(face: Sequence[str]) -> dict[str, str]:
     parents = dict(_COCO_BODY_PARENTS)
     parents.update(_sided({f"left_{f}": "left_ankle" for f in _FEET}))
     # face: each region a chain hanging from the nose (for drawing only)
-    chains = [list(range(0, 17)), list(range(17, 22)), list(range(22, 27)), list(range(27, 31)),
-              list(range(31, 36)), list(range(36, 42)), list(range(42, 48)), list(range(48, 60)),
-              list(range(60, 68))]
+    chains = [
+        list(range(0, 17)),
+        list(range(17, 22)),
+        list(range(22, 27)),
+        list(range(27, 31)),
+        list(range(31, 36)),
+        list(range(36, 42)),
+        list(range(42, 48)),
+        list(range(48, 60)),
+        list(range(60, 68)),
+    ]
     for chain in chains:
         parents[face[chain[0]]] = "nose"
         for a, b in zip(chain, chain[1:]):
@@ -131,7 +161,9 @@ COCO_WHOLEBODY_133 = make_skeleton(
     "coco_wholebody",
     COCO_17.joint_names
     + ("left_big_toe", "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel")
-    + _FACE68 + _hand_names("left") + _hand_names("right"),
+    + _FACE68
+    + _hand_names("left")
+    + _hand_names("right"),
     parents=_wholebody_parents(_FACE68),
     root="nose",
 )
@@ -140,19 +172,61 @@ COCO_WHOLEBODY_133 = make_skeleton(
 
 MEDIAPIPE_33 = make_skeleton(
     "mediapipe33",
-    ("nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
-     "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder", "right_shoulder", "left_elbow",
-     "right_elbow", "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index",
-     "left_thumb", "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-     "left_heel", "right_heel", "left_foot_index", "right_foot_index"),
-    parents=_sided({
-        "left_eye_inner": "nose", "left_eye": "left_eye_inner", "left_eye_outer": "left_eye",
-        "left_ear": "left_eye_outer", "mouth_left": "nose", "left_shoulder": "nose",
-        "left_elbow": "left_shoulder", "left_wrist": "left_elbow", "left_pinky": "left_wrist",
-        "left_index": "left_wrist", "left_thumb": "left_wrist", "left_hip": "left_shoulder",
-        "left_knee": "left_hip", "left_ankle": "left_knee", "left_heel": "left_ankle",
-        "left_foot_index": "left_ankle",
-    }),
+    (
+        "nose",
+        "left_eye_inner",
+        "left_eye",
+        "left_eye_outer",
+        "right_eye_inner",
+        "right_eye",
+        "right_eye_outer",
+        "left_ear",
+        "right_ear",
+        "mouth_left",
+        "mouth_right",
+        "left_shoulder",
+        "right_shoulder",
+        "left_elbow",
+        "right_elbow",
+        "left_wrist",
+        "right_wrist",
+        "left_pinky",
+        "right_pinky",
+        "left_index",
+        "right_index",
+        "left_thumb",
+        "right_thumb",
+        "left_hip",
+        "right_hip",
+        "left_knee",
+        "right_knee",
+        "left_ankle",
+        "right_ankle",
+        "left_heel",
+        "right_heel",
+        "left_foot_index",
+        "right_foot_index",
+    ),
+    parents=_sided(
+        {
+            "left_eye_inner": "nose",
+            "left_eye": "left_eye_inner",
+            "left_eye_outer": "left_eye",
+            "left_ear": "left_eye_outer",
+            "mouth_left": "nose",
+            "left_shoulder": "nose",
+            "left_elbow": "left_shoulder",
+            "left_wrist": "left_elbow",
+            "left_pinky": "left_wrist",
+            "left_index": "left_wrist",
+            "left_thumb": "left_wrist",
+            "left_hip": "left_shoulder",
+            "left_knee": "left_hip",
+            "left_ankle": "left_knee",
+            "left_heel": "left_ankle",
+            "left_foot_index": "left_ankle",
+        }
+    ),
     root="nose",
 )
 
@@ -160,15 +234,49 @@ MEDIAPIPE_33 = make_skeleton(
 
 OPENPOSE_25 = make_skeleton(
     "openpose25",
-    ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow", "left_wrist",
-     "mid_hip", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle", "right_eye",
-     "left_eye", "right_ear", "left_ear", "left_big_toe", "left_small_toe", "left_heel", "right_big_toe",
-     "right_small_toe", "right_heel"),
+    (
+        "nose",
+        "neck",
+        "right_shoulder",
+        "right_elbow",
+        "right_wrist",
+        "left_shoulder",
+        "left_elbow",
+        "left_wrist",
+        "mid_hip",
+        "right_hip",
+        "right_knee",
+        "right_ankle",
+        "left_hip",
+        "left_knee",
+        "left_ankle",
+        "right_eye",
+        "left_eye",
+        "right_ear",
+        "left_ear",
+        "left_big_toe",
+        "left_small_toe",
+        "left_heel",
+        "right_big_toe",
+        "right_small_toe",
+        "right_heel",
+    ),
     parents={
-        "neck": "mid_hip", "nose": "neck",
-        **_sided({"left_shoulder": "neck", "left_elbow": "left_shoulder", "left_wrist": "left_elbow",
-                  "left_hip": "mid_hip", "left_knee": "left_hip", "left_ankle": "left_knee", "left_eye": "nose",
-                  "left_ear": "left_eye", **{f"left_{f}": "left_ankle" for f in _FEET}}),
+        "neck": "mid_hip",
+        "nose": "neck",
+        **_sided(
+            {
+                "left_shoulder": "neck",
+                "left_elbow": "left_shoulder",
+                "left_wrist": "left_elbow",
+                "left_hip": "mid_hip",
+                "left_knee": "left_hip",
+                "left_ankle": "left_knee",
+                "left_eye": "nose",
+                "left_ear": "left_eye",
+                **{f"left_{f}": "left_ankle" for f in _FEET},
+            }
+        ),
     },
     root="mid_hip",
 )

@@ -94,7 +94,10 @@ class RuleFit:
 
 
 def refit_conversion(
-    conversion: Conversion, source_points: np.ndarray, target_points: np.ndarray, decimals: int = 4,
+    conversion: Conversion,
+    source_points: np.ndarray,
+    target_points: np.ndarray,
+    decimals: int = 4,
     noise: float = 0.0,
 ) -> tuple[Conversion, list[RuleFit]]:
     """Refit every rule's weights of ``conversion`` (same sources, same priority) on paired data.

@@ -117,8 +117,13 @@ def _hand(p, f, side: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     across = _unit(np.cross(h, f["up"]))  # palm width direction
     sign = 1.0 if side == "left" else -1.0
     out = {f"{side}_hand_root": wrist}
-    spread = {"thumb": 0.035, "forefinger": 0.025, "middle_finger": 0.005, "ring_finger": -0.015,
-              "pinky_finger": -0.032}
+    spread = {
+        "thumb": 0.035,
+        "forefinger": 0.025,
+        "middle_finger": 0.005,
+        "ring_finger": -0.015,
+        "pinky_finger": -0.032,
+    }
     reach = {"thumb": (0.03, 0.055, 0.075, 0.095)}
     for finger, s in spread.items():
         for k, r in enumerate(reach.get(finger, (0.09, 0.13, 0.155, 0.175)), 1):
@@ -161,8 +166,7 @@ def synthesize_keypoints(poses_h36m: np.ndarray, layout: Union[str, Skeleton]) -
     if skel.name not in SUPPORTED_LAYOUTS:
         raise ValueError(f"synthesize_keypoints supports {', '.join(SUPPORTED_LAYOUTS)}; got {skel.name!r}")
     check_real_array("poses_h36m", poses_h36m)
-    x = np.asarray(poses_h36m.detach().cpu() if isinstance(poses_h36m, torch.Tensor) else poses_h36m,
-                   dtype=np.float64)
+    x = np.asarray(poses_h36m.detach().cpu() if isinstance(poses_h36m, torch.Tensor) else poses_h36m, dtype=np.float64)
     if x.ndim < 2 or x.shape[-2:] != (17, 3):
         raise ValueError(f"poses_h36m must have shape (..., 17, 3), got {x.shape}")
     p = {n: x[..., i, :] for i, n in enumerate(H36M_17.joint_names)}

@@ -56,8 +56,12 @@ def family_of(model: nn.Module) -> str:
     from ..models.rtpca import RTPCA
     from ..models.uplift_upsample import UpliftUpsample
 
-    for cls, family in ((RTPCA, "rtpca"), (MixSTE, "mixste"), (UpliftUpsample, "uplift_upsample"),
-                        (MixSynthFormer, "mixsynthformer")):
+    for cls, family in (
+        (RTPCA, "rtpca"),
+        (MixSTE, "mixste"),
+        (UpliftUpsample, "uplift_upsample"),
+        (MixSynthFormer, "mixsynthformer"),
+    ):
         if isinstance(model, cls):
             return family
     raise ValueError(f"no training recipe for {type(model).__name__}; pass family=")
@@ -125,14 +129,19 @@ def fit(
                 "val_fraction of the H36M training takes"
             )
         subjects = list(h36m_subjects or H36M_TRAIN_SUBJECTS)
-        train_seqs, val_seqs = split_sequences(load_h36m_dir(h36m, h36m_2d, subjects, h36m_actions),
-                                               val_fraction, seed)
+        train_seqs, val_seqs = split_sequences(load_h36m_dir(h36m, h36m_2d, subjects, h36m_actions), val_fraction, seed)
         takes = sorted({f"{s['subject']}/{s['action']}" for s in train_seqs})
         val_takes = sorted({f"{s['subject']}/{s['action']}" for s in val_seqs})
         source_info: dict[str, Any] = {
-            "source": "h36m", "h36m": {"dir": str(h36m), "2d": h36m_2d, "subjects": subjects,
-                                       "actions": list(h36m_actions) if h36m_actions else None,
-                                       "noise": bool(h36m_noise)}}
+            "source": "h36m",
+            "h36m": {
+                "dir": str(h36m),
+                "2d": h36m_2d,
+                "subjects": subjects,
+                "actions": list(h36m_actions) if h36m_actions else None,
+                "noise": bool(h36m_noise),
+            },
+        }
     elif data is None:
         raise ValueError("no training data: give data (mocap clips or CMU splits) or h36m (a VideoPose3D folder)")
     else:
@@ -154,21 +163,34 @@ def fit(
         train_clips, val_clips = PairedSequences(train_seqs, noise=noise), PairedSequences(val_seqs)
     train_set, val_set = recipe.datasets(train_clips, val_clips, seed)
     info = {
-        "model": name or type(net).__name__, "family": family, "pretrained": pretrained,
-        "model_kwargs": dict(model_kwargs or {}), **source_info, "train_clips": takes,
-        "val_clips": val_takes, "train_windows": len(train_set),
+        "model": name or type(net).__name__,
+        "family": family,
+        "pretrained": pretrained,
+        "model_kwargs": dict(model_kwargs or {}),
+        **source_info,
+        "train_clips": takes,
+        "val_clips": val_takes,
+        "train_windows": len(train_set),
         **dict(run_info or {}),
     }
-    trainer = Trainer(net, recipe, train_set, val_set, config, out_dir=out_dir, device=device, progress=progress,
-                      run_info=info)
+    trainer = Trainer(
+        net, recipe, train_set, val_set, config, out_dir=out_dir, device=device, progress=progress, run_info=info
+    )
     trainer.fit(resume=resume)
     return trainer
 
 
 def evaluate(
-    model: nn.Module, data: Optional[ClipsArg] = None, *, views: int = 2, seed: int = 1234,
-    input_stride: Optional[int] = None, flip_tta: bool = True, h36m: Optional[Union[str, os.PathLike]] = None,
-    h36m_2d: str = DEFAULT_H36M_2D, h36m_subjects: Optional[Sequence[str]] = None,
+    model: nn.Module,
+    data: Optional[ClipsArg] = None,
+    *,
+    views: int = 2,
+    seed: int = 1234,
+    input_stride: Optional[int] = None,
+    flip_tta: bool = True,
+    h36m: Optional[Union[str, os.PathLike]] = None,
+    h36m_2d: str = DEFAULT_H36M_2D,
+    h36m_subjects: Optional[Sequence[str]] = None,
     h36m_actions: Optional[Sequence[str]] = None,
 ) -> dict[str, Any]:
     """Test metrics (mm) of a model.
@@ -180,8 +202,16 @@ def evaluate(
     if h36m is not None:
         if data is not None:
             raise ValueError("give either mocap clips (data) or h36m to evaluate on, not both")
-        return evaluate_h36m(model, h36m, source=h36m_2d, subjects=h36m_subjects or H36M_TEST_SUBJECTS,
-                             actions=h36m_actions, flip_tta=flip_tta, input_stride=input_stride, seed=seed)
+        return evaluate_h36m(
+            model,
+            h36m,
+            source=h36m_2d,
+            subjects=h36m_subjects or H36M_TEST_SUBJECTS,
+            actions=h36m_actions,
+            flip_tta=flip_tta,
+            input_stride=input_stride,
+            seed=seed,
+        )
     if data is None:
         raise ValueError("nothing to evaluate on: give data (mocap clips or CMU splits) or h36m (a VideoPose3D folder)")
     clips = load_clip_files(data)

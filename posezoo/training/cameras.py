@@ -23,7 +23,12 @@ __all__ = ["IMAGE_SIZES", "StaticCameraSampler"]
 
 #: ``(w, h)`` in pixels: 16:9 (1080p, 720p), 4:3 (1440x1080, 640x480), 1:1, 9:16 (phone portrait).
 IMAGE_SIZES: tuple[tuple[int, int], ...] = (
-    (1920, 1080), (1280, 720), (1440, 1080), (640, 480), (1000, 1000), (1080, 1920),
+    (1920, 1080),
+    (1280, 720),
+    (1440, 1080),
+    (640, 480),
+    (1000, 1000),
+    (1080, 1920),
 )
 
 
@@ -132,9 +137,15 @@ class StaticCameraSampler:
 
 def _make_camera(position: np.ndarray, aim: np.ndarray, f: float, c: np.ndarray, w: float, h: float) -> Camera:
     return Camera(
-        orientation=look_at(position, aim), translation=position, focal_length=np.array([f, f]),
-        center=c, radial_distortion=np.zeros(3), tangential_distortion=np.zeros(2),
-        res_w=float(w), res_h=float(h), name="static-virtual",
+        orientation=look_at(position, aim),
+        translation=position,
+        focal_length=np.array([f, f]),
+        center=c,
+        radial_distortion=np.zeros(3),
+        tangential_distortion=np.zeros(2),
+        res_w=float(w),
+        res_h=float(h),
+        name="static-virtual",
     )
 
 

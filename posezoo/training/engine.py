@@ -94,8 +94,11 @@ class Trainer:
         torch.manual_seed(self.config.seed + self.rank)
         self.model = model.to(self.device)
         self.ddp = (
-            nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-            if self.world_size > 1 else self.model
+            nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+            if self.world_size > 1
+            else self.model
         )
         c = self.config
         self.optimizer = torch.optim.AdamW(
@@ -134,15 +137,22 @@ class Trainer:
 
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
         sampler = DistributedSampler(
-            self.train_set, num_replicas=self.world_size, rank=self.rank, shuffle=True,
-            seed=self.config.seed, drop_last=True,
+            self.train_set,
+            num_replicas=self.world_size,
+            rank=self.rank,
+            shuffle=True,
+            seed=self.config.seed,
+            drop_last=True,
         )
         sampler.set_epoch(epoch)
         return list(BatchSampler(sampler, self.config.batch_size, drop_last=True))
 
     def _loader(self, dataset: Any, batches: list[list[int]]) -> DataLoader:
         return DataLoader(
-            dataset, batch_sampler=batches, collate_fn=self.recipe.collate, num_workers=self.config.workers,
+            dataset,
+            batch_sampler=batches,
+            collate_fn=self.recipe.collate,
+            num_workers=self.config.workers,
         )
 
     def _autocast(self) -> Any:
@@ -171,7 +181,8 @@ class Trainer:
             loss.backward()
         grad_norm = (
             float(nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip))
-            if self.config.grad_clip else float("nan")
+            if self.config.grad_clip
+            else float("nan")
         )
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
@@ -183,7 +194,12 @@ class Trainer:
         self.step += 1
         if self.ema is not None:
             self._update_ema()
-        return {"loss": float(loss.detach()), "lr": lr, "grad_norm": grad_norm, **{k: float(v) for k, v in logs.items()}}
+        return {
+            "loss": float(loss.detach()),
+            "lr": lr,
+            "grad_norm": grad_norm,
+            **{k: float(v) for k, v in logs.items()},
+        }
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -196,7 +212,7 @@ class Trainer:
         n = len(self.val_set)
         keep = n if not self.config.val_windows or n <= self.config.val_windows else self.config.val_windows
         index = np.linspace(0, n - 1, keep).round().astype(int).tolist()
-        batches = [index[i:i + self.config.batch_size] for i in range(0, keep, self.config.batch_size)]
+        batches = [index[i : i + self.config.batch_size] for i in range(0, keep, self.config.batch_size)]
         try:
             return self.recipe.validate(net, (self._to_device(b) for b in self._loader(self.val_set, batches)))
         finally:
@@ -218,7 +234,7 @@ class Trainer:
         try:
             while self.step < c.steps:
                 self.train_set.set_epoch(self.epoch)
-                batches = self._epoch_batches(self.epoch)[self.position:]
+                batches = self._epoch_batches(self.epoch)[self.position :]
                 for batch in self._loader(self.train_set, batches):
                     logs = self.train_step(batch)
                     self.position += 1
@@ -290,9 +306,12 @@ class Trainer:
         last = self.out_dir / "last"
         save_pretrained(self.model, last)
         state = {
-            "step": self.step, "epoch": self.epoch, "position": self.position,
+            "step": self.step,
+            "epoch": self.epoch,
+            "position": self.position,
             "best": -1.0 if self.best is None else self.best,
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else {},
             "scaler": self.scaler.state_dict() if self.scaler is not None else {},
             "torch_rng": torch.get_rng_state(),
@@ -345,12 +364,18 @@ class Trainer:
         info = {
             **self.run_info,
             "train": self.config.to_dict(),
-            "recipe": {"name": getattr(self.recipe, "name", type(self.recipe).__name__),
-                       "options": dict(getattr(self.recipe, "options", {}))},
+            "recipe": {
+                "name": getattr(self.recipe, "name", type(self.recipe).__name__),
+                "options": dict(getattr(self.recipe, "options", {})),
+            },
             "world_size": self.world_size,
             "device": str(self.device),
-            "versions": {"posezoo": posezoo.__version__, "torch": torch.__version__, "numpy": np.__version__,
-                         "python": platform.python_version()},
+            "versions": {
+                "posezoo": posezoo.__version__,
+                "torch": torch.__version__,
+                "numpy": np.__version__,
+                "python": platform.python_version(),
+            },
             "steps_per_epoch": self.steps_per_epoch,
         }
         self.out_dir.mkdir(parents=True, exist_ok=True)

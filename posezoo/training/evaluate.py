@@ -87,13 +87,22 @@ def evaluate_lifter(
                 kp, conf = kp[::input_stride], (conf[::input_stride] if conf is not None else None)
                 kwargs = {"input_stride": input_stride, "output_length": world.shape[0]}
             pred = lift(
-                kp.astype(np.float32), model, image_size=(float(size[0]), float(size[1])), confidence=conf,
-                flip_tta=flip_tta, **kwargs,
+                kp.astype(np.float32),
+                model,
+                image_size=(float(size[0]), float(size[1])),
+                confidence=conf,
+                flip_tta=flip_tta,
+                **kwargs,
             )
             totals.update(pred, view["pose_3d"])
     out = {k: round(v, 3) for k, v in totals.result().items()}
-    out.update(clips=len(source), views=int(views), frames=int(sum(c.shape[0] for c in source.clips)) * int(views),
-               noise=bool(noise), seed=int(seed))
+    out.update(
+        clips=len(source),
+        views=int(views),
+        frames=int(sum(c.shape[0] for c in source.clips)) * int(views),
+        noise=bool(noise),
+        seed=int(seed),
+    )
     if uu:
         out["input_stride"] = int(input_stride)
     return out
@@ -128,8 +137,13 @@ def interpolate_keyframes(poses: np.ndarray, k: int, kind: str) -> np.ndarray:
 
 
 def refine_sequence(
-    model: nn.Module, gt: np.ndarray, totals: WindowMetrics, generator: torch.Generator,
-    sigma_m: float = 0.02, outlier_prob: float = 0.02, outlier_sigma_m: float = 0.1,
+    model: nn.Module,
+    gt: np.ndarray,
+    totals: WindowMetrics,
+    generator: torch.Generator,
+    sigma_m: float = 0.02,
+    outlier_prob: float = 0.02,
+    outlier_sigma_m: float = 0.1,
 ) -> None:
     """Refine lifter-like noisy keyframes of ``gt`` ``(T, J, 3)`` (metres, root-relative) into ``totals``.
 
@@ -139,8 +153,11 @@ def refine_sequence(
     k = int(model.sample_interval)
     gt = np.asarray(gt, dtype=np.float64)
     noisy = lifter_like_noise(
-        torch.from_numpy(gt)[None], torch.tensor([sigma_m], dtype=torch.float64),
-        torch.tensor([outlier_prob], dtype=torch.float64), outlier_sigma_m, generator,
+        torch.from_numpy(gt)[None],
+        torch.tensor([sigma_m], dtype=torch.float64),
+        torch.tensor([outlier_prob], dtype=torch.float64),
+        outlier_sigma_m,
+        generator,
     )[0].numpy()
     noisy = noisy - noisy[:, :1]
     pred = refine(noisy.astype(np.float32), model)
@@ -178,6 +195,12 @@ def evaluate_refiner(
             gt = source.view(world, source.camera(index, rng), rng)["pose_3d"]
             refine_sequence(model, gt, totals, gen, sigma_m, outlier_prob, outlier_sigma_m)
     out = {k: round(v, 3) for k, v in totals.result().items()}
-    out.update(clips=len(source), views=int(views), sample_interval=k, sigma_m=sigma_m, outlier_prob=outlier_prob,
-               seed=int(seed))
+    out.update(
+        clips=len(source),
+        views=int(views),
+        sample_interval=k,
+        sigma_m=sigma_m,
+        outlier_prob=outlier_prob,
+        seed=int(seed),
+    )
     return out

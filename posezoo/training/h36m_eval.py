@@ -102,8 +102,12 @@ def evaluate_h36m(
     keys = [k for k in per_action[order[0]] if any(k == m or k.endswith("_" + m) for m in ACTION_MEAN_KEYS)]
     out: dict[str, Any] = {k: round(float(np.mean([per_action[a][k] for a in order])), 3) for k in keys}
     out.update(
-        per_action=per_action, flip_tta=bool(flip_tta) and not refiner, source=source,
-        subjects=subjects, sequences=len(sequences), frames=int(sum(r["frames"] for r in per_action.values())),
+        per_action=per_action,
+        flip_tta=bool(flip_tta) and not refiner,
+        source=source,
+        subjects=subjects,
+        sequences=len(sequences),
+        frames=int(sum(r["frames"] for r in per_action.values())),
     )
     if uu:
         out["input_stride"] = int(input_stride)

@@ -24,8 +24,7 @@ from ..data.camera import image_coordinates, normalize_screen_coordinates
 from ..data.h36m import H36M_SUBJECTS, H36M_TRAIN_SUBJECTS, h36m_camera, h36m_sequences, load_h36m_2d, load_h36m_3d
 from .augment import NoiseProfile
 
-__all__ = ["PairedSequences", "load_h36m_dir", "h36m_files", "split_sequences", "sequence_name",
-           "DEFAULT_H36M_2D"]
+__all__ = ["PairedSequences", "load_h36m_dir", "h36m_files", "split_sequences", "sequence_name", "DEFAULT_H36M_2D"]
 
 #: The 2D source of the papers' main tables (CPN detections fine-tuned on H36M).
 DEFAULT_H36M_2D = "cpn_ft_h36m_dbb"
@@ -48,7 +47,7 @@ def h36m_files(directory: Union[str, os.PathLike], source: str = DEFAULT_H36M_2D
     missing = [p.name for p in (path_3d, path_2d) if not p.is_file()]
     if missing:
         found = sorted(p.name for p in folder.glob("*.npz"))
-        sources = [n[len("data_2d_h36m_"):-4] for n in found if n.startswith("data_2d_h36m_")]
+        sources = [n[len("data_2d_h36m_") : -4] for n in found if n.startswith("data_2d_h36m_")]
         raise FileNotFoundError(
             f"{folder}: missing {', '.join(missing)}; found {', '.join(found) or 'no .npz files'}"
             f" (2D sources here: {', '.join(sources) or 'none'}). Make them with VideoPose3D's "

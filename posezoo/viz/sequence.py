@@ -41,15 +41,23 @@ def _sequence_inputs(
 class _Painter:
     """2D input on one Axes, 3D prediction over ground truth on a 3D Axes; ``draw(t)`` shows frame t."""
 
-    def __init__(self, ax2d: Any, ax3d: Any, skel: Skeleton, kp: np.ndarray, pred: np.ndarray,
-                 gt: Optional[np.ndarray], image_size: Optional[tuple[float, float]]) -> None:
+    def __init__(
+        self,
+        ax2d: Any,
+        ax3d: Any,
+        skel: Skeleton,
+        kp: np.ndarray,
+        pred: np.ndarray,
+        gt: Optional[np.ndarray],
+        image_size: Optional[tuple[float, float]],
+    ) -> None:
         from matplotlib.patches import Rectangle
 
         self.ax2d, self.ax3d, self.skel, self.kp, self.pred, self.gt = ax2d, ax3d, skel, kp, pred, gt
         root = skel.root
-        spread = [np.nanmax(np.abs(pred - pred[:, root:root + 1]))]
+        spread = [np.nanmax(np.abs(pred - pred[:, root : root + 1]))]
         if gt is not None:
-            spread.append(np.nanmax(np.abs(gt - gt[:, root:root + 1])))
+            spread.append(np.nanmax(np.abs(gt - gt[:, root : root + 1])))
         self.radius = max(0.9, 1.1 * float(max(spread)))
         # 2D view: every keypoint of the sequence (the subject moves through the image), equal aspect
         finite = kp[np.isfinite(kp).all(-1)]
@@ -60,12 +68,18 @@ class _Painter:
         ax2d.set_aspect("equal", adjustable="box")
         ax2d.tick_params(labelsize=6)
         if image_size is not None:
-            ax2d.add_patch(Rectangle((0, 0), image_size[0], image_size[1], fill=False, linestyle=":",
-                                     edgecolor="#999999", linewidth=1))
+            ax2d.add_patch(
+                Rectangle(
+                    (0, 0), image_size[0], image_size[1], fill=False, linestyle=":", edgecolor="#999999", linewidth=1
+                )
+            )
         self.missing = ax2d.text(0.5, 0.5, "", ha="center", va="center", transform=ax2d.transAxes, fontsize=8)
         self.sk2d = _Skeleton2D(ax2d, skel, None, 2.0, 3.5, 1.0, "-", None)
-        self.sk_gt = (_Skeleton3D(ax3d, skel, GROUND_TRUTH_COLOR, 1.2, 2.0, 0.75, "--", "ground truth")
-                      if gt is not None else None)
+        self.sk_gt = (
+            _Skeleton3D(ax3d, skel, GROUND_TRUTH_COLOR, 1.2, 2.0, 0.75, "--", "ground truth")
+            if gt is not None
+            else None
+        )
         self.sk_pred = _Skeleton3D(ax3d, skel, None, 2.0, 3.0, 1.0, "-", "prediction")
 
     def draw(self, t: int) -> None:
@@ -82,11 +96,14 @@ class _Painter:
     def legend(self) -> None:
         from matplotlib.lines import Line2D
 
-        handles = [Line2D([], [], color=SIDE_COLORS["left"], linewidth=2, label="prediction: left"),
-                   Line2D([], [], color=SIDE_COLORS["right"], linewidth=2, label="prediction: right")]
+        handles = [
+            Line2D([], [], color=SIDE_COLORS["left"], linewidth=2, label="prediction: left"),
+            Line2D([], [], color=SIDE_COLORS["right"], linewidth=2, label="prediction: right"),
+        ]
         if self.gt is not None:
-            handles.append(Line2D([], [], color=GROUND_TRUTH_COLOR, linewidth=1.2, linestyle="--",
-                                  label="ground truth"))
+            handles.append(
+                Line2D([], [], color=GROUND_TRUTH_COLOR, linewidth=1.2, linestyle="--", label="ground truth")
+            )
         self.ax3d.legend(handles=handles, loc="upper left", fontsize=6.5, frameon=False, handlelength=1.8)
 
     def error_mm(self, t: int) -> Optional[float]:

@@ -55,16 +55,41 @@ def _bone_color(skel: Skeleton, child: int, color: Optional[str]) -> str:
 class _Skeleton2D:
     """The line artists of one 2D skeleton; :meth:`update` moves them (NaN joints are not drawn)."""
 
-    def __init__(self, ax: Any, skel: Skeleton, color: Optional[str], linewidth: float, marker_size: float,
-                 alpha: float, linestyle: str, label: Optional[str]) -> None:
+    def __init__(
+        self,
+        ax: Any,
+        skel: Skeleton,
+        color: Optional[str],
+        linewidth: float,
+        marker_size: float,
+        alpha: float,
+        linestyle: str,
+        label: Optional[str],
+    ) -> None:
         self.skel = skel
         self.bones = [
-            ax.plot([], [], color=_bone_color(skel, child, color), linewidth=linewidth, alpha=alpha,
-                    linestyle=linestyle, solid_capstyle="round")[0]
+            ax.plot(
+                [],
+                [],
+                color=_bone_color(skel, child, color),
+                linewidth=linewidth,
+                alpha=alpha,
+                linestyle=linestyle,
+                solid_capstyle="round",
+            )[0]
             for child, _ in skel.bones
         ]
-        self.joints = ax.plot([], [], linestyle="none", marker="o", markersize=marker_size,
-                              color=color or "#222222", alpha=alpha, label=label, zorder=3)[0]
+        self.joints = ax.plot(
+            [],
+            [],
+            linestyle="none",
+            marker="o",
+            markersize=marker_size,
+            color=color or "#222222",
+            alpha=alpha,
+            label=label,
+            zorder=3,
+        )[0]
 
     def update(self, kp: np.ndarray) -> None:
         for line, (child, parent) in zip(self.bones, self.skel.bones):
@@ -75,16 +100,35 @@ class _Skeleton2D:
 class _Skeleton3D:
     """The line artists of one 3D skeleton (camera frame in, drawn with -y up)."""
 
-    def __init__(self, ax: Any, skel: Skeleton, color: Optional[str], linewidth: float, marker_size: float,
-                 alpha: float, linestyle: str, label: Optional[str]) -> None:
+    def __init__(
+        self,
+        ax: Any,
+        skel: Skeleton,
+        color: Optional[str],
+        linewidth: float,
+        marker_size: float,
+        alpha: float,
+        linestyle: str,
+        label: Optional[str],
+    ) -> None:
         self.skel = skel
         self.bones = [
-            ax.plot([], [], [], color=_bone_color(skel, child, color), linewidth=linewidth, alpha=alpha,
-                    linestyle=linestyle)[0]
+            ax.plot(
+                [], [], [], color=_bone_color(skel, child, color), linewidth=linewidth, alpha=alpha, linestyle=linestyle
+            )[0]
             for child, _ in skel.bones
         ]
-        self.joints = ax.plot([], [], [], linestyle="none", marker="o", markersize=marker_size,
-                              color=color or "#222222", alpha=alpha, label=label)[0]
+        self.joints = ax.plot(
+            [],
+            [],
+            [],
+            linestyle="none",
+            marker="o",
+            markersize=marker_size,
+            color=color or "#222222",
+            alpha=alpha,
+            label=label,
+        )[0]
 
     def update(self, pose: np.ndarray) -> None:
         q = _to_plot_frame(pose)

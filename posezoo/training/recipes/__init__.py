@@ -17,13 +17,21 @@ from .rtpca import LiftingRecipe
 from .uplift_upsample import UpliftUpsampleRecipe
 
 __all__ = [
-    "Recipe", "WindowMetrics", "training_source", "LiftingRecipe", "UpliftUpsampleRecipe", "MixSynthRecipe",
-    "RECIPES", "recipe_for",
+    "Recipe",
+    "WindowMetrics",
+    "training_source",
+    "LiftingRecipe",
+    "UpliftUpsampleRecipe",
+    "MixSynthRecipe",
+    "RECIPES",
+    "recipe_for",
 ]
 
 RECIPES: dict[str, type[Recipe]] = {
-    "rtpca": LiftingRecipe, "mixste": LiftingRecipe,
-    "uplift_upsample": UpliftUpsampleRecipe, "mixsynthformer": MixSynthRecipe,
+    "rtpca": LiftingRecipe,
+    "mixste": LiftingRecipe,
+    "uplift_upsample": UpliftUpsampleRecipe,
+    "mixsynthformer": MixSynthRecipe,
 }
 
 

@@ -29,7 +29,10 @@ __all__ = ["MixSynthRecipe", "lifter_like_noise"]
 
 
 def lifter_like_noise(
-    poses: torch.Tensor, sigma_m: torch.Tensor, outlier_prob: torch.Tensor, outlier_sigma_m: float,
+    poses: torch.Tensor,
+    sigma_m: torch.Tensor,
+    outlier_prob: torch.Tensor,
+    outlier_sigma_m: float,
     generator: Optional[torch.Generator] = None,
 ) -> torch.Tensor:
     """``poses`` ``(B, T, J, 3)`` plus per-window jitter ``sigma_m (B,)`` and outlier joints (prob ``(B,)``)."""
@@ -53,10 +56,19 @@ class MixSynthRecipe(Recipe):
     def default_options(self, model: nn.Module) -> dict[str, Any]:
         k = int(model.sample_interval)
         return {
-            "sample_interval": k, "num_keyframes": int(model.num_keyframes), "window_step": k,
-            "flip": True, "bone_augment": True, "bone_spread": 0.1, "global_spread": 0.08,
-            "max_sigma_m": 0.04, "max_outlier_prob": 0.04, "outlier_sigma_m": 0.1,
-            "val_sigma_m": 0.02, "val_outlier_prob": 0.02, "noise": False,
+            "sample_interval": k,
+            "num_keyframes": int(model.num_keyframes),
+            "window_step": k,
+            "flip": True,
+            "bone_augment": True,
+            "bone_spread": 0.1,
+            "global_spread": 0.08,
+            "max_sigma_m": 0.04,
+            "max_outlier_prob": 0.04,
+            "outlier_sigma_m": 0.1,
+            "val_sigma_m": 0.02,
+            "val_outlier_prob": 0.02,
+            "noise": False,
         }
 
     def __init__(self, model: nn.Module, **options: Any) -> None:
@@ -71,7 +83,11 @@ class MixSynthRecipe(Recipe):
         o = self.options
         k, q1 = int(o["sample_interval"]), int(o["num_keyframes"])
         train = MixSynthWindows(
-            training_source(train_clips, o, train=True), k, q1, step=int(o["window_step"]), flip=bool(o["flip"]),
+            training_source(train_clips, o, train=True),
+            k,
+            q1,
+            step=int(o["window_step"]),
+            flip=bool(o["flip"]),
             seed=seed,
         )
         val = None

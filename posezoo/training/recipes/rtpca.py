@@ -41,10 +41,20 @@ class LiftingRecipe(Recipe):
     def default_options(self, model: nn.Module) -> dict[str, Any]:
         frames = int(model.num_frames)
         return {
-            "num_frames": frames, "window_stride": max(1, frames // 3), "flip": True,
-            "noise": True, "clean_prob": 0.25, "max_sigma_frac": 0.012, "max_outlier_prob": 0.04,
-            "max_missing_prob": 0.03, "bone_augment": True, "bone_spread": 0.1, "global_spread": 0.08,
-            "lambda_t": 0.5, "lambda_m": 2.0, "target_offset": -1,
+            "num_frames": frames,
+            "window_stride": max(1, frames // 3),
+            "flip": True,
+            "noise": True,
+            "clean_prob": 0.25,
+            "max_sigma_frac": 0.012,
+            "max_outlier_prob": 0.04,
+            "max_missing_prob": 0.03,
+            "bone_augment": True,
+            "bone_spread": 0.1,
+            "global_spread": 0.08,
+            "lambda_t": 0.5,
+            "lambda_m": 2.0,
+            "target_offset": -1,
         }
 
     def __init__(self, model: nn.Module, **options: Any) -> None:
@@ -58,8 +68,11 @@ class LiftingRecipe(Recipe):
         o = self.options
         frames = int(o["num_frames"])
         train = Seq2SeqWindows(
-            training_source(train_clips, o, train=True), frames, stride=int(o["window_stride"]),
-            flip=bool(o["flip"]), seed=seed,
+            training_source(train_clips, o, train=True),
+            frames,
+            stride=int(o["window_stride"]),
+            flip=bool(o["flip"]),
+            seed=seed,
         )
         val = None
         if val_clips:

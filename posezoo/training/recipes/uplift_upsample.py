@@ -62,6 +62,7 @@ __all__ = [
     "UpliftUpsampleRecipe",
 ]
 
+
 @dataclass(frozen=True)
 class UpliftUpsampleTrainingConfig:
     """Optimisation settings of one released configuration (PyTorch terms).
@@ -214,9 +215,16 @@ def training_windows(
     skeleton = skeleton_for(model.joint_order)
     in_batch = cfg.flip and cfg.in_batch_augment
     dataset = UpliftUpsampleWindows(
-        source, model.num_frames, model.output_stride, model.input_strides, train=True,
-        random_shift=cfg.random_shift, center_step=center_step, flip=cfg.flip and not in_batch,
-        skeleton=skeleton, seed=seed,
+        source,
+        model.num_frames,
+        model.output_stride,
+        model.input_strides,
+        train=True,
+        random_shift=cfg.random_shift,
+        center_step=center_step,
+        flip=cfg.flip and not in_batch,
+        skeleton=skeleton,
+        seed=seed,
     )
     return dataset, (WithinBatchFlip(skeleton) if in_batch else None)
 
@@ -242,10 +250,20 @@ class UpliftUpsampleRecipe(Recipe):
 
     def default_options(self, model: nn.Module) -> dict[str, Any]:
         return {
-            "center_step": 8, "random_shift": True, "in_batch_flip": True,
-            "noise": True, "clean_prob": 0.25, "max_sigma_frac": 0.012, "max_outlier_prob": 0.04,
-            "max_missing_prob": 0.03, "bone_augment": True, "bone_spread": 0.1, "global_spread": 0.08,
-            "w_seq": 0.5, "w_center": 0.5, "val_input_stride": int(sorted(model.input_strides)[len(model.input_strides) // 2]),
+            "center_step": 8,
+            "random_shift": True,
+            "in_batch_flip": True,
+            "noise": True,
+            "clean_prob": 0.25,
+            "max_sigma_frac": 0.012,
+            "max_outlier_prob": 0.04,
+            "max_missing_prob": 0.03,
+            "bone_augment": True,
+            "bone_spread": 0.1,
+            "global_spread": 0.08,
+            "w_seq": 0.5,
+            "w_center": 0.5,
+            "val_input_stride": int(sorted(model.input_strides)[len(model.input_strides) // 2]),
         }
 
     def __init__(self, model: nn.Module, **options: Any) -> None:
@@ -261,15 +279,28 @@ class UpliftUpsampleRecipe(Recipe):
         o = self.options
         tokens, s_out, strides = self.model_geometry
         train = UpliftUpsampleWindows(
-            training_source(train_clips, o, train=True), tokens, s_out, strides, train=True,
-            random_shift=bool(o["random_shift"]), center_step=int(o["center_step"]),
-            flip=not o["in_batch_flip"], skeleton=self.skeleton, seed=seed,
+            training_source(train_clips, o, train=True),
+            tokens,
+            s_out,
+            strides,
+            train=True,
+            random_shift=bool(o["random_shift"]),
+            center_step=int(o["center_step"]),
+            flip=not o["in_batch_flip"],
+            skeleton=self.skeleton,
+            seed=seed,
         )
         val = None
         if val_clips:
             val = UpliftUpsampleWindows(
-                training_source(val_clips, o, train=False), tokens, s_out, [int(o["val_input_stride"])],
-                train=False, center_step=s_out * 8, skeleton=self.skeleton, seed=seed + 1,
+                training_source(val_clips, o, train=False),
+                tokens,
+                s_out,
+                [int(o["val_input_stride"])],
+                train=False,
+                center_step=s_out * 8,
+                skeleton=self.skeleton,
+                seed=seed + 1,
             )
         return train, val
 

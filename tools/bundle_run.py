@@ -22,6 +22,19 @@ from posezoo.models import bundle_weights
 from posezoo.training import evaluate
 
 
+def _run_summary(folder: Path) -> dict:
+    """Command, steps and best validation record of an earlier run (provenance of a fine-tuned run)."""
+    run = json.loads((folder / "run.json").read_text())
+    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line]
+    val = [r for r in records if r.get("split") == "val"]
+    return {
+        "run": str(folder),
+        "command": run.get("command"),
+        "steps": run["train"]["steps"],
+        "best_val": min(val, key=lambda r: r["mpjpe"]) if val else {},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="run folder of posezoo train (holds best/ and run.json)")
@@ -31,6 +44,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--json", type=Path, default=None, help="write the evaluation here")
     parser.add_argument("--no-bundle", action="store_true", help="only evaluate")
+    parser.add_argument(
+        "--parent",
+        type=Path,
+        action="append",
+        default=[],
+        help="run folder(s) this run was initialised from (--pretrained), oldest first: recorded as provenance",
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(1)
@@ -40,6 +60,7 @@ def main() -> None:
     records = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines() if line]
     val = [r for r in records if r.get("split") == "val"]
     best_val = min(val, key=lambda r: r["mpjpe"]) if val else {}
+    parents = [_run_summary(p) for p in args.parent]
     report = {
         "model": args.name,
         "run": str(args.run),
@@ -48,6 +69,8 @@ def main() -> None:
         "command": run.get("command"),
         "steps": run["train"]["steps"],
     }
+    if parents:
+        report["initialised_from"] = parents
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +117,7 @@ def main() -> None:
             "steps": run["train"]["steps"],
             "versions": run.get("versions"),
             "evaluation": {"views": args.views, "seed": args.seed},
+            **({"initialised_from": parents} if parents else {}),
         },
         description=f"posezoo's own {args.name} weights trained on CMU motion capture with `posezoo train` "
         "(static virtual cameras, detector-like noise, bone-length augmentation); see docs/results.md",

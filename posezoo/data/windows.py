@@ -1,25 +1,12 @@
 """Windows over pose sequences: the window Datasets, and (re-exported) their frame indices, sources and flips.
 
-Frame-index helpers (numpy, no torch needed; defined in :mod:`posezoo.data.window_frames`):
-
-* :func:`training_window_starts`: seq2seq training windows (MixSTE / RTPCA) of
-  ``num_frames`` every ``stride`` frames; the windows are centred on the
-  sequence, the parts that stick out at the ends are edge-padded.
-* :func:`evaluation_windows` + :func:`reassemble`: windows that cover every
-  frame of a sequence **exactly once** and put per-window predictions back in
-  order (consecutive chunks; the last one is aligned to the end of the
-  sequence and contributes only its new frames; a sequence shorter than one
-  window is edge-padded on both sides).
-* :func:`keyframe_window_frames` / :func:`central_frames` /
-  :func:`interpolate_frames`: Uplift-and-Upsample windows of N tokens every
-  ``s_out`` frames centred on a frame (stride masks from
-  :mod:`posezoo.data.stride_masks`), the evaluation centres and the linear
-  interpolation between central predictions (official ``TEST_STRIDED_EVAL``).
-* :func:`mixsynth_keyframe_mask` / :func:`mixsynth_window_starts`:
-  MixSynthFormer windows ``W = K*Q + 1`` with keyframes every K frames,
-  including the last.
-
-Edge padding repeats the first / last frame (:func:`clip_frames`).
+Frame indices (:mod:`posezoo.data.window_frames`: seq2seq training windows
+:func:`training_window_starts`, evaluation windows :func:`evaluation_windows` /
+:func:`reassemble`, Uplift-and-Upsample keyframe windows :func:`keyframe_window_frames` /
+:func:`central_frames` / :func:`interpolate_frames`, MixSynthFormer windows
+:func:`mixsynth_window_starts`; edge padding by :func:`clip_frames`), sequence
+sources (:mod:`posezoo.data.sequences`) and flips (:mod:`posezoo.data.flips`) are
+re-exported here, so every name keeps its ``posezoo.data.windows`` import path.
 
 Datasets (``torch.utils.data.Dataset``) draw frames from a *source* of
 sequences (:mod:`posezoo.data.sequences`: :class:`PoseSequences` for arrays in memory, or

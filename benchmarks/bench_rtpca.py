@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -24,42 +26,9 @@ import posezoo
 from posezoo.models.mixste import MixSTE
 from posezoo.models.rtpca import RTPCA
 
-BLOCK_EPS, INNER_EPS = 1e-6, 1e-5
-
-
-def to_official(model: torch.nn.Module, family: str) -> dict[str, torch.Tensor]:
-    """posezoo state dict -> official key layout (without ``module.``)."""
-    renames = (
-        ("joint_embed.", "Spatial_patch_to_embedding."),
-        ("spatial_norm.", "Spatial_norm."),
-        ("temporal_norm.", "Temporal_norm."),
-        ("head_norm.", "head.0."),
-        ("head.", "head.1."),
-        ("spatial_blocks.", "STEblocks."),
-        ("temporal_blocks.", "TTEblocks."),
-    )
-    tpca = {"down_norms": "norm", "amplify": "up", "up_norms": "upnorm"}
-    out, c = {}, model.dim
-    for key, value in model.state_dict().items():
-        if key.endswith("_pos_embed.weight"):
-            out[("Spatial" if key[0] == "s" else "Temporal") + "_pos_embed"] = value[None]
-            continue
-        name = next(off + key[len(ours) :] for ours, off in renames if key.startswith(ours))
-        if family == "rtpca" and name.startswith("STEblocks.") and ".attn.qkv." in name:
-            out[name.replace(".qkv.", ".q.")], out[name.replace(".qkv.", ".kv.")] = value[:c], value[c:]
-            continue
-        if ".attn.tpca." in name:
-            head, tail = name.split(".attn.tpca.")
-            parts = tail.split(".")
-            stages = model.temporal_blocks[0].attn.tpca.stages
-            tail = (
-                f"norm{stages + 1}.{parts[1]}"
-                if parts[0] == "out_norm"
-                else f"{tpca[parts[0]]}{int(parts[1]) + 1}.{parts[2]}"
-            )
-            name = f"{head}.attn.{tail}"
-        out[name] = value
-    return out
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from official_reference import BLOCK_EPS, INNER_EPS  # noqa: E402
+from official_reference import to_official_ste as to_official  # noqa: E402
 
 
 def _attention(sd, prefix, x_q, x_kv, heads, fused, extra_kv=None):

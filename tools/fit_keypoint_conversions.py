@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout this script belongs to
 
 from posezoo.data import VirtualCameraSampler, cmu_mocap
-from posezoo.skeleton import H36M_17, get_conversion, list_conversions, synthesize_keypoints
+from posezoo.skeleton import COCO_17, H36M_17, get_conversion, list_conversions, synthesize_keypoints
 from posezoo.skeleton.fit import RuleFit, refit_conversion
 
 LAYOUTS = tuple(src for src, dst in list_conversions() if dst == "h36m")
@@ -118,30 +118,7 @@ def ratios(cam3d: dict[str, np.ndarray], h36m_px: np.ndarray, coco_px: np.ndarra
 def naive_coco_to_h36m(coco: np.ndarray) -> np.ndarray:
     """posezoo <= 0.1.0.dev0's conversion, for comparison: means of hips / shoulders, head top = eye midpoint."""
     out = np.empty(coco.shape[:-2] + (17, coco.shape[-1]))
-    c = {
-        n: coco[..., i, :]
-        for i, n in enumerate(
-            (
-                "nose",
-                "left_eye",
-                "right_eye",
-                "left_ear",
-                "right_ear",
-                "left_shoulder",
-                "right_shoulder",
-                "left_elbow",
-                "right_elbow",
-                "left_wrist",
-                "right_wrist",
-                "left_hip",
-                "right_hip",
-                "left_knee",
-                "right_knee",
-                "left_ankle",
-                "right_ankle",
-            )
-        )
-    }
+    c = {n: coco[..., i, :] for i, n in enumerate(COCO_17.joint_names)}
     c["pelvis"] = (c["left_hip"] + c["right_hip"]) / 2
     c["thorax"] = (c["left_shoulder"] + c["right_shoulder"]) / 2
     c["spine"] = (c["pelvis"] + c["thorax"]) / 2

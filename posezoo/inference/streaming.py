@@ -18,8 +18,9 @@ from ._common import (
     _load_model,
     _model_dtype,
 )
+from ._keypoints_2d import _convert_2d, _normalise_2d
 from ._stream_engines import LifterEngine, UpliftEngine
-from .lift import _convert_2d, _joint_order_adapters, _normalise_2d, _uplift_input_stride
+from ._windowed import _joint_order_adapters, _uplift_input_stride
 
 __all__ = ["StreamingLifter"]
 

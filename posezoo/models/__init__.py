@@ -5,7 +5,7 @@ weights bundled in ``posezoo/weights/<name>/<tag>/`` (see ``_bundled``).
 """
 
 # Families register their variants on import (one line each).
-from . import mixste, mixsynthformer, rtpca, uplift_upsample  # noqa: E402,F401
+from . import mixste, mixsynthformer, rtpca, uplift_upsample, uplift_upsample_variants  # noqa: E402,F401
 from ._base import PoseModel
 from ._builder import create_model, from_pretrained, load_weights, save_pretrained
 

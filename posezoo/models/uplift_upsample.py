@@ -28,6 +28,9 @@ checkpoints, stored in the official 17-joint order, are permuted into the
 requested layout *in the converter* (:mod:`posezoo.convert.uplift_upsample`:
 rows of the spatial PE, input columns of the spatial-to-temporal map, output
 rows of both heads), so nothing is permuted at run time.
+
+The registered variants (``uplift_upsample_h36m_81``, ``uplift_upsample_h36m_351``,
+``uplift_upsample_small``) are defined in :mod:`posezoo.models.uplift_upsample_variants`.
 """
 
 from __future__ import annotations
@@ -39,15 +42,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from .._validation import (
-    check_bool,
-    check_int,
-    check_mlp_ratio,
-    check_parameter_budget,
-    check_probability,
-    check_tensor,
-    limits,
-)
+from .._validation import check_tensor
 from ..layers import (
     DUTATemporalEncoder,
     LearnedPositionalEmbedding,
@@ -55,10 +50,9 @@ from ..layers import (
     TransformerBlock,
     UpsamplingTokens,
     linear_drop_path_rates,
-    strided_output_length,
 )
 from ._base import PoseModel
-from ._registry import register_model
+from ._uplift_upsample_args import JOINT_ORDERS, check_uplift_upsample_args, strided_lengths
 
 __all__ = ["UpliftUpsample", "UpliftUpsampleOutput", "PAPER", "JOINT_ORDERS", "strided_lengths"]
 
@@ -66,9 +60,6 @@ PAPER = (
     "Einfalt, Ludwig, Lienhart. Uplift and Upsample: Efficient 3D Human Pose Estimation with "
     "Uplifting Transformers. WACV 2023"
 )
-
-#: ``joint_order`` value -> :mod:`posezoo.skeleton` layout name.
-JOINT_ORDERS = {"h36m": "h36m", "official": "uplift_upsample"}
 
 
 @dataclass
@@ -90,47 +81,6 @@ class UpliftUpsampleOutput:
 
 # a pytree node, so that torch.export / torch.compile can return it
 torch.export.register_dataclass(UpliftUpsampleOutput, serialized_type_name="posezoo.UpliftUpsampleOutput")
-
-
-def _as_list(value, name: str) -> list:
-    """A list/tuple argument as a list (a bounded number of items), else ``TypeError``."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise TypeError(f"{name} must be a list, got {type(value).__name__}")
-    if len(value) > limits.max_model_frames:
-        raise ValueError(f"{name} has {len(value)} entries, more than posezoo.limits.max_model_frames")
-    return list(value)
-
-
-def _padding(value, name: str) -> list[int]:
-    """``[left, right]`` from an int or a pair, each exactly 0 or 1 (no truncation of 1.5 to 1)."""
-    pair = [value, value] if isinstance(value, int) and not isinstance(value, bool) else value
-    if (
-        isinstance(pair, (str, bytes))
-        or not isinstance(pair, Sequence)
-        or len(pair) != 2
-        or any(isinstance(v, bool) or not isinstance(v, int) or v not in (0, 1) for v in pair)
-    ):
-        raise ValueError(f"{name} must be (left, right) with each side 0 or 1, got {value!r}")
-    return [int(v) for v in pair]
-
-
-def strided_lengths(num_frames: int, strides: Sequence[int], paddings: Sequence[Sequence[int]]) -> list[int]:
-    """Token counts ``[L_1 = N, L_2, ..., L_last_out]`` through the strided blocks.
-
-    Raises ``ValueError`` when a block receives too few tokens; the caller
-    checks that the last value is 1.
-    """
-    lengths = [num_frames]
-    for i, (s, p) in enumerate(zip(strides, paddings)):
-        out = strided_output_length(lengths[-1], s, p)
-        if out < 1:
-            raise ValueError(
-                f"strided block {i} (stride {s}, padding {list(p)}) receives only {lengths[-1]} tokens; "
-                f"token counts so far: {lengths} (N={num_frames}, strides={list(strides)}, "
-                f"paddings={[list(q) for q in paddings]})"
-            )
-        lengths.append(out)
-    return lengths
 
 
 class UpliftUpsample(PoseModel):
@@ -204,115 +154,40 @@ class UpliftUpsample(PoseModel):
         joint_order: str = "h36m",
     ) -> None:
         super().__init__()
-        check_int("num_frames", num_frames, limit="max_model_frames")
-        for name, value in (
-            ("num_joints", num_joints),
-            ("in_channels", in_channels),
-            ("spatial_dim", spatial_dim),
-            ("temporal_dim", temporal_dim),
-            ("num_heads", num_heads),
-        ):
-            check_int(name, value, limit="max_width")
-        check_int("output_stride", output_stride, limit="max_model_frames")
-        for name, value in (
-            ("spatial_depth", spatial_depth),
-            ("temporal_depth", temporal_depth),
-            ("first_strided_token_attention_layer", first_strided_token_attention_layer),
-        ):
-            check_int(name, value, 0, limit="max_depth")
-        for name, dim in (("spatial_dim", spatial_dim), ("temporal_dim", temporal_dim)):
-            if dim % num_heads != 0 and (name == "temporal_dim" or spatial_depth > 0):
-                raise ValueError(f"{name} ({dim}) must be divisible by num_heads ({num_heads})")
-        hidden = max(check_mlp_ratio(mlp_ratio, spatial_dim), check_mlp_ratio(mlp_ratio, temporal_dim))
-        check_probability("drop_rate", drop_rate)
-        check_probability("attn_drop_rate", attn_drop_rate)
-
-        strides = [
-            check_int(f"strides[{i}]", s, limit="max_model_frames") for i, s in enumerate(_as_list(strides, "strides"))
-        ]
-        if len(strides) > limits.max_depth:
-            raise ValueError(
-                f"at most {limits.max_depth} strided blocks (posezoo.limits.max_depth), got {len(strides)}"
-            )
-        if paddings is None:
-            paddings = [[1, 1]] * len(strides)
-        paddings = [_padding(p, f"paddings[{i}]") for i, p in enumerate(_as_list(paddings, "paddings"))]
-        if len(paddings) != len(strides):
-            raise ValueError(f"got {len(paddings)} paddings for {len(strides)} strides")
-        lengths = strided_lengths(num_frames, strides, paddings)
-        if strides and lengths[-1] != 1:
-            raise ValueError(
-                f"strides {strides} with paddings {paddings} reduce N={num_frames} tokens to "
-                f"{lengths[-1]}, not 1 (token counts {lengths}); choose strides whose product "
-                f"covers N, e.g. N=27 with strides [3, 3, 3] and paddings [1, 1]"
-            )
-        depth = spatial_depth + temporal_depth + len(strides)
-        check_parameter_budget(
-            "UpliftUpsample",
-            depth * (4 + 2 * 3) * max(spatial_dim, temporal_dim) * max(hidden, spatial_dim, temporal_dim)
-            + (num_frames + num_joints * spatial_dim) * temporal_dim,
+        args = check_uplift_upsample_args(
+            num_frames=num_frames,
+            num_joints=num_joints,
+            in_channels=in_channels,
+            spatial_dim=spatial_dim,
+            temporal_dim=temporal_dim,
+            spatial_depth=spatial_depth,
+            temporal_depth=temporal_depth,
+            strides=strides,
+            paddings=paddings,
+            num_heads=num_heads,
+            mlp_ratio=mlp_ratio,
+            qkv_bias=qkv_bias,
+            output_stride=output_stride,
+            input_strides=input_strides,
+            strided_input=strided_input,
+            first_strided_token_attention_layer=first_strided_token_attention_layer,
+            full_output=full_output,
+            drop_rate=drop_rate,
+            attn_drop_rate=attn_drop_rate,
+            drop_path_rate=drop_path_rate,
+            joint_order=joint_order,
         )
-
-        input_strides = (
-            [output_stride]
-            if input_strides is None
-            else [
-                check_int(f"input_strides[{i}]", s, limit="max_model_frames")
-                for i, s in enumerate(_as_list(input_strides, "input_strides"))
-            ]
-        )
-        if not input_strides:
-            raise ValueError("input_strides must not be empty")
-        bad = [s for s in input_strides if s % output_stride != 0]
-        if bad:
-            raise ValueError(f"input_strides must be positive multiples of output_stride ({output_stride}), got {bad}")
-        if not strided_input and any(s != output_stride for s in input_strides):
-            raise ValueError(
-                f"strided_input=False cannot upsample: input_strides must all equal output_stride "
-                f"({output_stride}), got {input_strides}"
-            )
-        if temporal_depth == 0 and full_output:
-            raise ValueError("full_output=True needs temporal_depth >= 1 (the full head follows the temporal blocks)")
-        if temporal_depth == 0 and first_strided_token_attention_layer > 1:
-            raise ValueError(
-                "with temporal_depth=0, DUTA can only apply to the first strided block "
-                f"(first_strided_token_attention_layer <= 1), got {first_strided_token_attention_layer}"
-            )
-
-        if isinstance(drop_path_rate, (int, float)):
-            dpr = [check_probability("drop_path_rate", drop_path_rate)] * 3
-        else:
-            dpr = [
-                check_probability(f"drop_path_rate[{i}]", r)
-                for i, r in enumerate(_as_list(drop_path_rate, "drop_path_rate"))
-            ]
-            if len(dpr) != 3:
-                raise ValueError(
-                    f"drop_path_rate must be a float or [spatial, temporal, strided], got {drop_path_rate}"
-                )
-
-        for name, flag in (("qkv_bias", qkv_bias), ("strided_input", strided_input), ("full_output", full_output)):
-            check_bool(name, flag)
-        if not isinstance(joint_order, str):
-            raise TypeError(f"joint_order must be a str such as 'h36m' or 'official', got {type(joint_order).__name__}")
-        from ..skeleton import get_skeleton
-
-        skeleton = get_skeleton(JOINT_ORDERS.get(joint_order, joint_order))
-        if skeleton.num_joints != num_joints:
-            raise ValueError(
-                f"joint_order {joint_order!r} has {skeleton.num_joints} joints but num_joints={num_joints}"
-            )
-
+        strides, paddings, lengths, dpr = args.strides, args.paddings, args.lengths, args.drop_path
         self.num_frames = num_frames
         self.num_output_frames = num_frames
         self.num_joints = num_joints
         self.in_channels = in_channels
         self.out_channels = 3
         self.output_stride = output_stride
-        self.input_strides = list(input_strides)
+        self.input_strides = args.input_strides
         self.strided_input = strided_input
         self.joint_order = joint_order
-        self.skeleton_name = skeleton.name
+        self.skeleton_name = args.skeleton.name
         self.token_lengths = lengths
         self.strides = strides
         self.paddings = paddings
@@ -506,89 +381,3 @@ class UpliftUpsample(PoseModel):
             z = z[:, centre : centre + 1]
         central = rearrange(self.central_head(z), "b 1 (j c) -> b j c", c=3)
         return UpliftUpsampleOutput(full=full, central=central)
-
-
-# ----------------------------------------------------------------------------------------------
-# Registered variants. Geometry of the released configs (reference README section 2.5);
-# drop-path rates of the released configs (training only).
-
-_RELEASED = dict(
-    num_joints=17,
-    in_channels=2,
-    spatial_dim=32,
-    temporal_dim=384,
-    spatial_depth=4,
-    temporal_depth=4,
-    num_heads=8,
-    mlp_ratio=2.0,
-    qkv_bias=True,
-    strided_input=True,
-    first_strided_token_attention_layer=1,
-    full_output=True,
-    drop_rate=0.0,
-    attn_drop_rate=0.0,
-    drop_path_rate=[0.1, 0.1, 0.0],
-    joint_order="h36m",
-)
-
-_NOTES_OFFICIAL = "; official Keras .h5 weights load with pretrained='file.h5' (H36M-17 joint order by default)"
-
-
-@register_model(
-    UpliftUpsample,
-    family="uplift_upsample",
-    paper=PAPER,
-    notes="geometry of the official h36m_81 config (81 frames, s_out 2, s_in 4/10/20)" + _NOTES_OFFICIAL,
-)
-def uplift_upsample_h36m_81() -> dict:
-    """Human3.6M 81-frame model: N=41 tokens at s_out=2, s_in in {4, 10, 20}."""
-    return dict(
-        _RELEASED,
-        num_frames=41,
-        output_stride=2,
-        input_strides=[4, 10, 20],
-        strides=[4, 4, 3],
-        paddings=[[1, 1], [0, 0], [0, 0]],
-    )
-
-
-@register_model(
-    UpliftUpsample,
-    family="uplift_upsample",
-    paper=PAPER,
-    notes="geometry of the official h36m_351/h36m_351_pt/amass_351 configs (351 frames, s_out 5, "
-    "s_in 5/10/20)" + _NOTES_OFFICIAL,
-)
-def uplift_upsample_h36m_351() -> dict:
-    """Human3.6M 351-frame model: N=71 tokens at s_out=5, s_in in {5, 10, 20}."""
-    return dict(
-        _RELEASED,
-        num_frames=71,
-        output_stride=5,
-        input_strides=[5, 10, 20],
-        strides=[3, 10, 3],
-        paddings=[[0, 0], [0, 0], [0, 0]],
-    )
-
-
-@register_model(
-    UpliftUpsample,
-    family="uplift_upsample",
-    paper=PAPER,
-    notes="small CPU-friendly variant (53 frames, s_out 2, s_in 2/4/8); posezoo's own configuration",
-)
-def uplift_upsample_small() -> dict:
-    """27 tokens at s_out=2 (53 frames), s_in in {2, 4, 8}, Cs 16 / Ct 128, depths 2/2, 4 heads."""
-    return dict(
-        _RELEASED,
-        num_frames=27,
-        output_stride=2,
-        input_strides=[2, 4, 8],
-        spatial_dim=16,
-        temporal_dim=128,
-        spatial_depth=2,
-        temporal_depth=2,
-        num_heads=4,
-        strides=[3, 3, 3],
-        paddings=[[1, 1], [1, 1], [1, 1]],
-    )

@@ -52,8 +52,15 @@ def _bone_color(skel: Skeleton, child: int, color: Optional[str]) -> str:
     return color if color is not None else SIDE_COLORS[_side(skel, child)]
 
 
-class _Skeleton2D:
-    """The line artists of one 2D skeleton; :meth:`update` moves them (NaN joints are not drawn)."""
+class _SkeletonArtists:
+    """The line artists of one skeleton: one line per bone, one marker line for the joints.
+
+    Subclasses set the number of plot axes (``dims``), their extra line styles and :meth:`update`.
+    """
+
+    dims = 2
+    bone_style: dict[str, Any] = {}
+    joint_style: dict[str, Any] = {}
 
     def __init__(
         self,
@@ -67,29 +74,35 @@ class _Skeleton2D:
         label: Optional[str],
     ) -> None:
         self.skel = skel
+        empty = [[]] * self.dims
         self.bones = [
             ax.plot(
-                [],
-                [],
+                *empty,
                 color=_bone_color(skel, child, color),
                 linewidth=linewidth,
                 alpha=alpha,
                 linestyle=linestyle,
-                solid_capstyle="round",
+                **self.bone_style,
             )[0]
             for child, _ in skel.bones
         ]
         self.joints = ax.plot(
-            [],
-            [],
+            *empty,
             linestyle="none",
             marker="o",
             markersize=marker_size,
             color=color or "#222222",
             alpha=alpha,
             label=label,
-            zorder=3,
+            **self.joint_style,
         )[0]
+
+
+class _Skeleton2D(_SkeletonArtists):
+    """The artists of one 2D skeleton; :meth:`update` moves them (NaN joints are not drawn)."""
+
+    bone_style = {"solid_capstyle": "round"}
+    joint_style = {"zorder": 3}
 
     def update(self, kp: np.ndarray) -> None:
         for line, (child, parent) in zip(self.bones, self.skel.bones):
@@ -97,38 +110,10 @@ class _Skeleton2D:
         self.joints.set_data(kp[:, 0], kp[:, 1])
 
 
-class _Skeleton3D:
-    """The line artists of one 3D skeleton (camera frame in, drawn with -y up)."""
+class _Skeleton3D(_SkeletonArtists):
+    """The artists of one 3D skeleton (camera frame in, drawn with -y up)."""
 
-    def __init__(
-        self,
-        ax: Any,
-        skel: Skeleton,
-        color: Optional[str],
-        linewidth: float,
-        marker_size: float,
-        alpha: float,
-        linestyle: str,
-        label: Optional[str],
-    ) -> None:
-        self.skel = skel
-        self.bones = [
-            ax.plot(
-                [], [], [], color=_bone_color(skel, child, color), linewidth=linewidth, alpha=alpha, linestyle=linestyle
-            )[0]
-            for child, _ in skel.bones
-        ]
-        self.joints = ax.plot(
-            [],
-            [],
-            [],
-            linestyle="none",
-            marker="o",
-            markersize=marker_size,
-            color=color or "#222222",
-            alpha=alpha,
-            label=label,
-        )[0]
+    dims = 3
 
     def update(self, pose: np.ndarray) -> None:
         q = _to_plot_frame(pose)

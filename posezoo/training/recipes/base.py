@@ -14,9 +14,22 @@ from ..augment import BoneScale, NoiseProfile
 from ..cameras import StaticCameraSampler
 from ..sources import MocapViews
 
-__all__ = ["Recipe", "WindowMetrics", "training_source", "noise_profile"]
+__all__ = ["Recipe", "WindowMetrics", "training_source", "noise_profile", "AUGMENTATION_DEFAULTS"]
 
 MM = 1000.0
+
+#: Default options of the 2D-input augmentation that :func:`training_source` applies: simulated detector
+#: noise (:class:`~posezoo.training.augment.NoiseProfile`) and bone-length scaling (``BoneScale``).
+AUGMENTATION_DEFAULTS: dict[str, Any] = {
+    "noise": True,
+    "clean_prob": 0.25,
+    "max_sigma_frac": 0.012,
+    "max_outlier_prob": 0.04,
+    "max_missing_prob": 0.03,
+    "bone_augment": True,
+    "bone_spread": 0.1,
+    "global_spread": 0.08,
+}
 
 
 class WindowMetrics:
@@ -55,11 +68,12 @@ class WindowMetrics:
 
 def noise_profile(options: Mapping[str, Any]) -> NoiseProfile:
     """The recipe's detector model (options ``clean_prob``, ``max_sigma_frac``, ...)."""
+    o = {**AUGMENTATION_DEFAULTS, **options}
     return NoiseProfile(
-        clean_prob=float(options.get("clean_prob", 0.25)),
-        max_sigma_frac=float(options.get("max_sigma_frac", 0.012)),
-        max_outlier_prob=float(options.get("max_outlier_prob", 0.04)),
-        max_missing_prob=float(options.get("max_missing_prob", 0.03)),
+        clean_prob=float(o["clean_prob"]),
+        max_sigma_frac=float(o["max_sigma_frac"]),
+        max_outlier_prob=float(o["max_outlier_prob"]),
+        max_missing_prob=float(o["max_missing_prob"]),
     )
 
 
@@ -75,9 +89,10 @@ def training_source(data: Any, options: Mapping[str, Any], train: bool) -> Any:
     cameras = StaticCameraSampler()
     if not train:
         return MocapViews(data, cameras=cameras)
-    noise = noise_profile(options) if options.get("noise", True) else None
-    bones = BoneScale(float(options.get("bone_spread", 0.1)), float(options.get("global_spread", 0.08)))
-    if not options.get("bone_augment", True):
+    o = {**AUGMENTATION_DEFAULTS, **options}
+    noise = noise_profile(o) if o["noise"] else None
+    bones = BoneScale(float(o["bone_spread"]), float(o["global_spread"]))
+    if not o["bone_augment"]:
         bones = None
     return MocapViews(data, cameras=cameras, noise=noise, bones=bones)
 

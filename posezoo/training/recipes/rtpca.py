@@ -26,7 +26,7 @@ from torch import nn
 
 from ...data.windows import Seq2SeqWindows
 from ...losses import RTPCALoss
-from .base import Recipe, training_source
+from .base import AUGMENTATION_DEFAULTS, Recipe, training_source
 
 __all__ = ["LiftingRecipe"]
 
@@ -44,14 +44,7 @@ class LiftingRecipe(Recipe):
             "num_frames": frames,
             "window_stride": max(1, frames // 3),
             "flip": True,
-            "noise": True,
-            "clean_prob": 0.25,
-            "max_sigma_frac": 0.012,
-            "max_outlier_prob": 0.04,
-            "max_missing_prob": 0.03,
-            "bone_augment": True,
-            "bone_spread": 0.1,
-            "global_spread": 0.08,
+            **AUGMENTATION_DEFAULTS,
             "lambda_t": 0.5,
             "lambda_m": 2.0,
             "target_offset": -1,

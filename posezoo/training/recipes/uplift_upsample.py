@@ -46,7 +46,7 @@ from ...data.windows import UpliftUpsampleWindows, WithinBatchFlip
 from ...losses import UpliftUpsampleLoss
 from ...models.uplift_upsample import JOINT_ORDERS
 from ...skeleton import Skeleton, get_skeleton
-from .base import Recipe, training_source
+from .base import AUGMENTATION_DEFAULTS, Recipe, training_source
 
 __all__ = [
     "UpliftUpsampleTrainingConfig",
@@ -253,14 +253,7 @@ class UpliftUpsampleRecipe(Recipe):
             "center_step": 8,
             "random_shift": True,
             "in_batch_flip": True,
-            "noise": True,
-            "clean_prob": 0.25,
-            "max_sigma_frac": 0.012,
-            "max_outlier_prob": 0.04,
-            "max_missing_prob": 0.03,
-            "bone_augment": True,
-            "bone_spread": 0.1,
-            "global_spread": 0.08,
+            **AUGMENTATION_DEFAULTS,
             "w_seq": 0.5,
             "w_center": 0.5,
             "val_input_stride": int(sorted(model.input_strides)[len(model.input_strides) // 2]),

@@ -208,6 +208,37 @@ def test_eval_command_writes_the_metrics(tmp_path: Path, capsys) -> None:
     assert result["clean"]["frames"] == sum(len(c) for c in posezoo.data.cmu_mocap("sample").values())
 
 
+def test_eval_noise_levels(tmp_path: Path, capsys) -> None:
+    """--noise sets the noisy pass: zero noise reproduces the clean numbers, more noise costs more."""
+    model = posezoo.create_model("rtpca_small", pretrained=True).eval()
+    name, clip = next(iter(posezoo.data.cmu_mocap("sample").items()))
+    # one clip, one view: both passes see the same camera (the noise draws come after it)
+    quiet = posezoo.training.evaluate(model, {name: clip}, views=1, noise=(0.0, 0.0))
+    assert quiet["noisy"]["mpjpe"] == pytest.approx(quiet["clean"]["mpjpe"], abs=1e-3)
+    assert quiet["noisy"]["noise_sigma_px"] == 0.0 and quiet["noisy"]["outlier_prob"] == 0.0
+    default = posezoo.training.evaluate(model, "sample", views=1)
+    loud = posezoo.training.evaluate(model, "sample", views=1, noise=(12.0, 0.1))
+    assert default["noisy"]["noise_sigma_px"] == 3.0 and default["noisy"]["outlier_prob"] == 0.02
+    assert loud["noisy"]["mpjpe"] > default["noisy"]["mpjpe"] + 5.0
+    assert loud["clean"] == default["clean"]
+    js = tmp_path / "eval.json"
+    args = ["eval", "--model", "rtpca_small", "--data", "sample", "--views", "1", "--noise", "12", "0.1"]
+    assert cli_main([*args, "--json", str(js)]) == 0
+    assert json.loads(js.read_text())["noisy"] == loud["noisy"]
+    for bad, message in (((-1.0, 0.0), "sigma"), ((3.0, 1.5), "outlier_prob")):
+        with pytest.raises(ValueError, match=message):
+            posezoo.training.evaluate(model, "sample", views=1, noise=bad)
+    with pytest.raises(TypeError, match="pair"):
+        posezoo.training.evaluate(model, "sample", views=1, noise=3.0)
+    refiner = posezoo.create_model("mixsynthformer_h36m_3d", pretrained=True).eval()
+    base = posezoo.training.evaluate(refiner, "sample", views=1)["refine"]
+    jittery = posezoo.training.evaluate(refiner, "sample", views=1, noise=(40.0, 0.05))["refine"]
+    assert (base["sigma_m"], base["outlier_prob"]) == (0.02, 0.02)
+    assert (jittery["sigma_m"], jittery["outlier_prob"]) == (0.04, 0.05)
+    assert jittery["noisy_keyframes_mpjpe"] > 1.5 * base["noisy_keyframes_mpjpe"]
+    capsys.readouterr()
+
+
 def test_train_command_runs_and_rejects_unknown_settings(tmp_path: Path, capsys) -> None:
     args = [
         "train",

@@ -192,16 +192,24 @@ def evaluate(
     h36m_2d: str = DEFAULT_H36M_2D,
     h36m_subjects: Optional[Sequence[str]] = None,
     h36m_actions: Optional[Sequence[str]] = None,
+    noise: Optional[tuple[float, float]] = None,
 ) -> dict[str, Any]:
     """Test metrics (mm) of a model.
+
+    ``noise = (sigma, outlier_prob)`` sets the noisy pass (mocap clips only): for lifters, Gaussian
+    sigma in pixels per 1000 px of image size (default 3) and the fraction of outlier joints (0.02);
+    for MixSynthFormer, the keyframe jitter in millimetres (default 20) and the outlier fraction (0.02).
 
     With ``data`` (mocap clips): clean and noisy 2D through static virtual cameras for lifters, vs
     interpolation for MixSynthFormer. With ``h36m`` (a VideoPose3D folder): protocol #1 / #2 per action
     on ``h36m_subjects`` (default S9, S11), see :func:`posezoo.training.h36m_eval.evaluate_h36m`.
     """
+    noise_kwargs = _noise_levels(noise)
     if h36m is not None:
         if data is not None:
             raise ValueError("give either mocap clips (data) or h36m to evaluate on, not both")
+        if noise is not None:
+            raise ValueError("noise applies to mocap clips seen through virtual cameras, not to H36M's real 2D")
         return evaluate_h36m(
             model,
             h36m,
@@ -216,9 +224,29 @@ def evaluate(
         raise ValueError("nothing to evaluate on: give data (mocap clips or CMU splits) or h36m (a VideoPose3D folder)")
     clips = load_clip_files(data)
     if hasattr(model, "sample_interval") and not hasattr(model, "output_stride"):
-        return {"refine": evaluate_refiner(model, clips, views=views, seed=seed)}
+        refine_noise = {}
+        if noise is not None:
+            refine_noise = {
+                "sigma_m": noise_kwargs["noise_sigma_px"] / 1000.0,
+                "outlier_prob": noise_kwargs["outlier_prob"],
+            }
+        return {"refine": evaluate_refiner(model, clips, views=views, seed=seed, **refine_noise)}
     kwargs = {"views": views, "seed": seed, "input_stride": input_stride, "flip_tta": flip_tta}
     return {
         "clean": evaluate_lifter(model, clips, noise=False, **kwargs),
-        "noisy": evaluate_lifter(model, clips, noise=True, **kwargs),
+        "noisy": evaluate_lifter(model, clips, noise=True, **kwargs, **noise_kwargs),
     }
+
+
+def _noise_levels(noise: Optional[tuple[float, float]]) -> dict[str, float]:
+    """``(sigma, outlier_prob)`` -> keyword arguments of :func:`evaluate_lifter` (validated)."""
+    if noise is None:
+        return {}
+    if isinstance(noise, (str, bytes)) or not hasattr(noise, "__len__") or len(noise) != 2:
+        raise TypeError(f"noise must be a pair (sigma, outlier_prob), got {noise!r}")
+    sigma, prob = (float(v) for v in noise)
+    if not (np.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"noise sigma must be a finite number >= 0, got {noise[0]!r}")
+    if not (0.0 <= prob <= 1.0):
+        raise ValueError(f"noise outlier_prob must be in [0, 1], got {noise[1]!r}")
+    return {"noise_sigma_px": sigma, "outlier_prob": prob}

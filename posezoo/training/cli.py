@@ -117,6 +117,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         h36m_2d=args.h36m_2d,
         h36m_subjects=args.h36m_subjects,
         h36m_actions=args.h36m_actions,
+        noise=tuple(args.noise) if args.noise else None,
     )
     if args.h36m:
         _print_action_table(results)
@@ -200,6 +201,15 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input-stride", type=int, default=None, help="Uplift and Upsample: keyframe spacing")
     p.add_argument(
         "--num-frames", type=int, default=None, help="evaluate at another window length (temporal embeddings resampled)"
+    )
+    p.add_argument(
+        "--noise",
+        nargs=2,
+        type=float,
+        default=None,
+        metavar=("SIGMA", "OUTLIERS"),
+        help="the noisy pass: lifters: Gaussian sigma in px per 1000 px of image (default 3) and outlier fraction "
+        "(0.02); MixSynthFormer: keyframe jitter in mm (20) and outlier fraction (0.02)",
     )
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     p.set_defaults(func=_cmd_eval)

@@ -33,9 +33,14 @@ __all__ = ["evaluate_lifter", "evaluate_refiner", "interpolate_keyframes", "refi
 MM = 1000.0
 
 
-def _detector_noise(image_size: np.ndarray) -> DetectorNoise:
+#: the noisy pass of :func:`evaluate_lifter`: Gaussian sigma (px per 1000 px of image) and outlier fraction
+DEFAULT_NOISE_SIGMA_PX = 3.0
+DEFAULT_OUTLIER_PROB = 0.02
+
+
+def _detector_noise(image_size: np.ndarray, sigma_px: float, outlier_prob: float) -> DetectorNoise:
     scale = float(max(image_size)) / 1000.0
-    return DetectorNoise(sigma_px=3.0 * scale, outlier_prob=0.02, outlier_sigma_px=40.0 * scale)
+    return DetectorNoise(sigma_px=sigma_px * scale, outlier_prob=outlier_prob, outlier_sigma_px=40.0 * scale)
 
 
 def default_input_stride(model: nn.Module) -> int:
@@ -54,13 +59,16 @@ def evaluate_lifter(
     input_stride: Optional[int] = None,
     flip_tta: bool = True,
     cameras: Optional[StaticCameraSampler] = None,
+    noise_sigma_px: float = DEFAULT_NOISE_SIGMA_PX,
+    outlier_prob: float = DEFAULT_OUTLIER_PROB,
 ) -> dict[str, Any]:
     """Lift every clip seen through ``views`` static cameras; returns metrics (mm) and counts.
 
     Args:
         model: a lifting model (RTPCA / MixSTE) or an Uplift-and-Upsample model.
         clips: ``{name: (T, 17, 3)}`` world-frame clips (metres), e.g. ``cmu_mocap("test")``.
-        noise: add detector-like noise (sigma 3 px + 2 % outliers per 1000 px of image).
+        noise: add detector-like noise: Gaussian ``noise_sigma_px`` pixels per 1000 px of image size and a
+            fraction ``outlier_prob`` of joints moved by 40 px (per 1000 px) outliers.
         views: cameras per clip.
         seed: seeds cameras and noise.
         input_stride: Uplift-and-Upsample: keyframe spacing (default: 4 if supported, else its smallest).
@@ -80,7 +88,7 @@ def evaluate_lifter(
             pixels = cam.project(cam.world_to_camera(world), distort=False)
             conf = None
             if noise:
-                pixels, conf = _detector_noise(size)(pixels, rng)
+                pixels, conf = _detector_noise(size, noise_sigma_px, outlier_prob)(pixels, rng)
             kp = pixels
             kwargs: dict[str, Any] = {}
             if uu:
@@ -103,6 +111,8 @@ def evaluate_lifter(
         noise=bool(noise),
         seed=int(seed),
     )
+    if noise:
+        out.update(noise_sigma_px=float(noise_sigma_px), outlier_prob=float(outlier_prob))
     if uu:
         out["input_stride"] = int(input_stride)
     return out

@@ -50,10 +50,12 @@ def main() -> None:
         print(lifter_row(label, name))
     print("\n## Ablations\n")
     print(header)
+    # identical budgets within each family (the first training runs, not the longer bundled ones)
     for label, name in (
         ("STE (`mixste_small`)", "mixste_small"),
-        ("STE + TPCA + XLR (`rtpca_small`)", "rtpca_small"),
-        ("UU with DUTA", "uplift_upsample_small"),
+        ("STE + TPCA (`rtpca_small`, `xlr=False`)", "ablation_rtpca_small_no_xlr"),
+        ("STE + TPCA + XLR (`rtpca_small`)", "ablation_rtpca_small"),
+        ("UU with DUTA (`uplift_upsample_small`)", "ablation_uu_small_duta"),
         ("UU without DUTA", "ablation_uu_small_no_duta"),
     ):
         print(lifter_row(label, name))

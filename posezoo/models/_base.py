@@ -63,7 +63,7 @@ class PoseModel(nn.Module):
 
         Models whose clips never interact split a large batch into chunks whose activations stay in
         the CPU cache: same numbers, faster on the CPU (``benchmarks/README.md``). The whole batch is
-        one chunk when gradients are recorded, while compiling, off the CPU, or when
+        one chunk when gradients are recorded, while compiling or tracing (export), off the CPU, or when
         :attr:`chunk_bytes` or :meth:`clip_activation_bytes` is 0.
         """
         per_clip = self.clip_activation_bytes()
@@ -72,6 +72,7 @@ class PoseModel(nn.Module):
             or not per_clip
             or torch.is_grad_enabled()
             or torch.compiler.is_compiling()
+            or torch.jit.is_tracing()
             or self._first_tensor().device.type != "cpu"
         ):
             return batch

@@ -52,7 +52,7 @@ def main() -> None:
     print(header)
     # identical budgets within each family (the first training runs, not the longer bundled ones)
     for label, name in (
-        ("STE (`mixste_small`)", "mixste_small"),
+        ("STE (`mixste_small`)", "ablation_mixste_small"),
         ("STE + TPCA (`rtpca_small`, `xlr=False`)", "ablation_rtpca_small_no_xlr"),
         ("STE + TPCA + XLR (`rtpca_small`)", "ablation_rtpca_small"),
         ("UU with DUTA (`uplift_upsample_small`)", "ablation_uu_small_duta"),

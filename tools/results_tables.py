@@ -48,7 +48,7 @@ def main() -> None:
         ("`uplift_upsample_small`, every 8th frame", "uplift_upsample_small_stride8"),
     ):
         print(lifter_row(label, name))
-    print("\n## Ablations\n")
+    print("\n## Ablations (stage-1 budgets, identical within a family)\n")
     print(header)
     # identical budgets within each family (the first training runs, not the longer bundled ones)
     for label, name in (

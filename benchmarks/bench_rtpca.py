@@ -27,7 +27,8 @@ from posezoo.models.mixste import MixSTE
 from posezoo.models.rtpca import RTPCA
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from official_reference import BLOCK_EPS, INNER_EPS  # noqa: E402
+# TPCA is the same op by op in both re-runs of the official forward
+from official_reference import BLOCK_EPS, INNER_EPS, _tpca  # noqa: E402
 from official_reference import to_official_ste as to_official  # noqa: E402
 
 
@@ -45,22 +46,6 @@ def _attention(sd, prefix, x_q, x_kv, heads, fused, extra_kv=None):
         k,
         v,
     )
-
-
-def _tpca(sd, prefix, y):
-    c = y.shape[-1]
-    ln = lambda t, n: F.layer_norm(t, (t.shape[-1],), sd[f"{prefix}{n}.weight"], sd[f"{prefix}{n}.bias"], INNER_EPS)
-    up = lambda t, n: F.conv_transpose1d(t, sd[f"{prefix}{n}.weight"], sd[f"{prefix}{n}.bias"], stride=2, groups=c)
-    u = y.transpose(1, 2)
-    lengths = [sd[f"{prefix}norm{k}.weight"].shape[0] for k in (1, 2, 3)]
-    p1 = F.gelu(ln(F.adaptive_avg_pool1d(u, lengths[0]), "norm1"))
-    p2 = F.gelu(ln(F.adaptive_avg_pool1d(p1, lengths[1]), "norm2"))
-    p3 = F.gelu(ln(F.adaptive_avg_pool1d(p2, lengths[2]), "norm3"))
-    c1 = F.gelu(ln(up(p3, "up1"), "upnorm1"))
-    c2 = F.gelu(ln(up(c1 + p2, "up2"), "upnorm2"))
-    c3 = F.gelu(ln(up(c2 + p1, "up3"), "upnorm3"))
-    r = (c3 + u).transpose(1, 2)
-    return F.layer_norm(r, (c,), sd[prefix + "norm4.weight"], sd[prefix + "norm4.bias"], INNER_EPS)
 
 
 def _block(sd, prefix, x, heads, family, temporal, prev_kv):

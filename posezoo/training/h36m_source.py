@@ -23,6 +23,7 @@ import numpy as np
 from ..data.camera import image_coordinates, normalize_screen_coordinates
 from ..data.h36m import H36M_SUBJECTS, H36M_TRAIN_SUBJECTS, h36m_camera, h36m_sequences, load_h36m_2d, load_h36m_3d
 from .augment import NoiseProfile
+from .sources import held_out
 
 __all__ = ["PairedSequences", "load_h36m_dir", "h36m_files", "split_sequences", "sequence_name", "DEFAULT_H36M_2D"]
 
@@ -96,14 +97,8 @@ def split_sequences(
     sequences: Sequence[Mapping[str, Any]], val_fraction: float = 0.1, seed: int = 0
 ) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
     """``(train, val)`` by take (subject + action key): all cameras of a take fall on one side; seeded."""
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must lie in (0, 1), got {val_fraction}")
     takes = sorted({(s["subject"], s["action"]) for s in sequences})
-    if len(takes) < 2:
-        raise ValueError(f"need at least 2 takes (subject/action) to hold one out, got {len(takes)}")
-    rng = np.random.default_rng(seed)
-    n_val = max(1, int(round(val_fraction * len(takes))))
-    held = {takes[i] for i in rng.choice(len(takes), size=n_val, replace=False).tolist()}
+    held = held_out(takes, val_fraction, seed, "takes (subject/action)")
     train = [s for s in sequences if (s["subject"], s["action"]) not in held]
     val = [s for s in sequences if (s["subject"], s["action"]) in held]
     return train, val

@@ -14,7 +14,7 @@ depth), the 2D keypoints get detector-like noise (:class:`NoiseProfile`).
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from ..data.mocap import camera_view
 from .augment import BoneScale, NoiseProfile
 from .cameras import StaticCameraSampler
 
-__all__ = ["MocapViews", "split_clips"]
+__all__ = ["MocapViews", "split_clips", "held_out"]
 
 
 class MocapViews:
@@ -89,16 +89,25 @@ class MocapViews:
         return camera_view(world, cam, self.noise, rng, root=self.root, distort=False)
 
 
+def held_out(keys: Sequence[Any], val_fraction: float, seed: int, what: str) -> set:
+    """The seeded validation part of ``keys`` (sorted, unique): ``round(val_fraction * len)`` of them, at least one.
+
+    One draw for every source, so clips (:func:`split_clips`) and H36M takes
+    (:func:`~posezoo.training.h36m_source.split_sequences`) are held out alike; ``what`` names the keys in errors.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must lie in (0, 1), got {val_fraction}")
+    if len(keys) < 2:
+        raise ValueError(f"need at least 2 {what} to hold one out, got {len(keys)}")
+    rng = np.random.default_rng(seed)
+    n_val = max(1, int(round(val_fraction * len(keys))))
+    return {keys[i] for i in rng.choice(len(keys), size=n_val, replace=False).tolist()}
+
+
 def split_clips(
     clips: Mapping[str, np.ndarray], val_fraction: float = 0.1, seed: int = 0
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Split clips into ``(train, val)`` by clip (never a clip on both sides); deterministic in ``seed``."""
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must lie in (0, 1), got {val_fraction}")
     names = sorted(clips)
-    if len(names) < 2:
-        raise ValueError("need at least 2 clips to split")
-    rng = np.random.default_rng(seed)
-    n_val = max(1, int(round(val_fraction * len(names))))
-    val = set(rng.choice(names, size=n_val, replace=False).tolist())
+    val = held_out(names, val_fraction, seed, "clips")
     return {n: clips[n] for n in names if n not in val}, {n: clips[n] for n in names if n in val}

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._validation import check_float, check_probability
 from ..data.cmu import CMU_SPLITS, cmu_mocap
 from ..data.h36m import H36M_TEST_SUBJECTS, H36M_TRAIN_SUBJECTS
 from ..data.mocap import load_clips
@@ -244,9 +245,5 @@ def _noise_levels(noise: Optional[tuple[float, float]]) -> dict[str, float]:
         return {}
     if isinstance(noise, (str, bytes)) or not hasattr(noise, "__len__") or len(noise) != 2:
         raise TypeError(f"noise must be a pair (sigma, outlier_prob), got {noise!r}")
-    sigma, prob = (float(v) for v in noise)
-    if not (np.isfinite(sigma) and sigma >= 0):
-        raise ValueError(f"noise sigma must be a finite number >= 0, got {noise[0]!r}")
-    if not (0.0 <= prob <= 1.0):
-        raise ValueError(f"noise outlier_prob must be in [0, 1], got {noise[1]!r}")
-    return {"noise_sigma_px": sigma, "outlier_prob": prob}
+    sigma = check_float("noise sigma", noise[0], minimum=0.0)
+    return {"noise_sigma_px": sigma, "outlier_prob": check_probability("noise outlier_prob", noise[1])}

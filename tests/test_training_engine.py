@@ -211,10 +211,12 @@ def test_eval_command_writes_the_metrics(tmp_path: Path, capsys) -> None:
 def test_eval_noise_levels(tmp_path: Path, capsys) -> None:
     """--noise sets the noisy pass: zero noise reproduces the clean numbers, more noise costs more."""
     model = posezoo.create_model("rtpca_small", pretrained=True).eval()
-    name, clip = next(iter(posezoo.data.cmu_mocap("sample").items()))
-    # one clip, one view: both passes see the same camera (the noise draws come after it)
-    quiet = posezoo.training.evaluate(model, {name: clip}, views=1, noise=(0.0, 0.0))
+    clips = posezoo.data.cmu_mocap("sample")
+    assert len(clips) >= 2
+    # every clip, two views each: the noise has its own random stream, so both passes see the same cameras
+    quiet = posezoo.training.evaluate(model, clips, views=2, noise=(0.0, 0.0))
     assert quiet["noisy"]["mpjpe"] == pytest.approx(quiet["clean"]["mpjpe"], abs=1e-3)
+    assert quiet["noisy"]["frames"] == quiet["clean"]["frames"] == 2 * sum(len(c) for c in clips.values())
     assert quiet["noisy"]["noise_sigma_px"] == 0.0 and quiet["noisy"]["outlier_prob"] == 0.0
     default = posezoo.training.evaluate(model, "sample", views=1)
     loud = posezoo.training.evaluate(model, "sample", views=1, noise=(12.0, 0.1))

@@ -43,6 +43,10 @@ def _detector_noise(image_size: np.ndarray, sigma_px: float, outlier_prob: float
     return DetectorNoise(sigma_px=sigma_px * scale, outlier_prob=outlier_prob, outlier_sigma_px=40.0 * scale)
 
 
+#: second seed word of ``evaluate_lifter``'s noise stream (its cameras use the bare seed)
+NOISE_STREAM = 1
+
+
 def default_input_stride(model: nn.Module) -> int:
     """Uplift and Upsample: 4 when the model supports it, else its smallest input stride."""
     strides = sorted(int(s) for s in model.input_strides)
@@ -70,11 +74,13 @@ def evaluate_lifter(
         noise: add detector-like noise: Gaussian ``noise_sigma_px`` pixels per 1000 px of image size and a
             fraction ``outlier_prob`` of joints moved by 40 px (per 1000 px) outliers.
         views: cameras per clip.
-        seed: seeds cameras and noise.
+        seed: seeds the cameras and, through a separate stream, the noise: the clean and the noisy pass
+            see every clip through the same cameras, so their numbers are paired.
         input_stride: Uplift-and-Upsample: keyframe spacing (default: 4 if supported, else its smallest).
     """
     source = MocapViews(clips, cameras=cameras or StaticCameraSampler())
     rng = np.random.default_rng(seed)
+    noise_rng = np.random.default_rng([seed, NOISE_STREAM])
     totals = WindowMetrics(torch.float64)
     uu = hasattr(model, "output_stride")
     if uu and input_stride is None:
@@ -88,7 +94,7 @@ def evaluate_lifter(
             pixels = cam.project(cam.world_to_camera(world), distort=False)
             conf = None
             if noise:
-                pixels, conf = _detector_noise(size, noise_sigma_px, outlier_prob)(pixels, rng)
+                pixels, conf = _detector_noise(size, noise_sigma_px, outlier_prob)(pixels, noise_rng)
             kp = pixels
             kwargs: dict[str, Any] = {}
             if uu:

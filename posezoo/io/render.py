@@ -14,15 +14,9 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from ..skeleton import Skeleton, get_skeleton
+from ..viz.skeleton import _Skeleton2D, _Skeleton3D, _to_plot_frame
 
 __all__ = ["render_lift"]
-
-_LEFT, _RIGHT, _MID = "#1f77b4", "#d62728", "#333333"
-
-
-def _bone_colours(skel: Skeleton) -> list[str]:
-    left, right = set(skel.left), set(skel.right)
-    return [_LEFT if c in left else _RIGHT if c in right else _MID for c, _ in skel.bones]
 
 
 def render_lift(
@@ -84,7 +78,7 @@ def render_lift(
         writer = animation.PillowWriter(fps=fps)
     frames = range(0, len(kp), step)
     rel = pose - pose[:, s3.root : s3.root + 1]
-    view = np.stack([rel[..., 0], rel[..., 2], -rel[..., 1]], -1)  # x right, depth, up
+    view = _to_plot_frame(rel)  # x right, depth, up
     with matplotlib.rc_context({"figure.max_open_warning": 0}):
         fig = Figure(figsize=(8, 4), dpi=dpi)
         ax2 = fig.add_subplot(1, 2, 1)
@@ -113,18 +107,14 @@ def render_lift(
         ax3.set_xlabel("x")
         ax3.set_ylabel("depth")
         ax3.set_zlabel("up")
-        lines2 = [ax2.plot([], [], color=c, lw=2)[0] for c in _bone_colours(s2)]
-        dots2 = ax2.plot([], [], "k.", ms=3)[0]
-        lines3 = [ax3.plot([], [], [], color=c, lw=2)[0] for c in _bone_colours(s3)]
+        style = dict(color=None, linewidth=2.0, marker_size=2.5, alpha=1.0, linestyle="-", label=None)
+        skeleton_2d, skeleton_3d = _Skeleton2D(ax2, s2, **style), _Skeleton3D(ax3, s3, **style)
         caption = ax2.text(0.02, 0.02, "", transform=ax2.transAxes, fontsize=8)
         out.parent.mkdir(parents=True, exist_ok=True)
         with writer.saving(fig, str(out), dpi):
             for t in frames:
-                for line, (a, b) in zip(lines2, s2.bones):
-                    line.set_data(kp[t, [a, b], 0], kp[t, [a, b], 1])
-                dots2.set_data(kp[t, :, 0], kp[t, :, 1])
-                for line, (a, b) in zip(lines3, s3.bones):
-                    line.set_data_3d(view[t, [a, b], 0], view[t, [a, b], 1], view[t, [a, b], 2])
+                skeleton_2d.update(kp[t])
+                skeleton_3d.update(rel[t])
                 caption.set_text(f"frame {t}")
                 writer.grab_frame()
     return out

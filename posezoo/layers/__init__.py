@@ -8,7 +8,8 @@ from .mlp import Mlp, get_activation
 from .pos_embed import LearnedPositionalEmbedding, resize_positional_embedding
 from .ste import SpatialBlock, TemporalBlock
 from .strided import StridedConvMlp, StridedTransformerBlock, strided_output_length
-from .synth import MixSynthAttention, MixSynthEncoder, MixSynthEncoderLayer, SELayer, SynthAttention
+from .synth import MixSynthAttention, SELayer, SynthAttention
+from .synth_encoder import MixSynthEncoder, MixSynthEncoderLayer
 from .tpca import TPCA, pyramid_lengths
 from .xlr import KeyValue, XLRAttention, XLRBlock, XLROutput, pool_key_value
 

@@ -13,9 +13,9 @@ Layers (each usable on its own):
 * :class:`MixSynthAttention` - temporal (frames x frames) and channel
   (channels x channels) synthetic attention mixed by split attention,
   ``(B, T, C) -> (B, T, C)``.
-* :class:`MixSynthEncoderLayer` - post-norm encoder layer,
-  ``LN(x + MixSynth(x))`` then ``LN(x + FFN(x))``.
-* :class:`MixSynthEncoder` - a stack of those layers.
+* :class:`MixSynthEncoderLayer` and :class:`MixSynthEncoder` (in :mod:`posezoo.layers.synth_encoder`,
+  also importable from here) - the post-norm encoder layer ``LN(x + MixSynth(x))`` then
+  ``LN(x + FFN(x))``, and a stack of those layers.
 
 Parameter names follow the official implementation where it is natural
 (``dense``, ``se.fc.0``, ``value_reduce``, ``reweight.fc1`` ...), so that the
@@ -30,7 +30,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from .._validation import check_float, check_int, check_mlp_ratio, check_probability
+from .._validation import check_int
 from .attention import attend
 from .mlp import Mlp
 
@@ -39,8 +39,6 @@ __all__ = [
     "SELayer",
     "SynthAttention",
     "MixSynthAttention",
-    "MixSynthEncoderLayer",
-    "MixSynthEncoder",
 ]
 
 #: Ways of generating the attention matrix (the paper's Table 5).
@@ -336,68 +334,10 @@ class MixSynthAttention(nn.Module):
         return self.proj_drop(self.proj(mixed))
 
 
-class MixSynthEncoderLayer(nn.Module):
-    """Post-norm encoder layer: ``h = LN1(h + MixSynth(h))``, ``h = LN2(h + FFN(h))``.
+def __getattr__(name: str):
+    """``MixSynthEncoderLayer`` / ``MixSynthEncoder`` live in :mod:`.synth_encoder` (old import path kept)."""
+    if name in ("MixSynthEncoderLayer", "MixSynthEncoder"):
+        from . import synth_encoder
 
-    The FFN is the shared :class:`posezoo.layers.mlp.Mlp` (``fc1`` C -> eC,
-    exact GELU, ``fc2`` eC -> C). Dropout (training only) acts inside the
-    attention output, inside the FFN and on both residual branches.
-
-    Args:
-        num_frames: T.
-        dim: C.
-        reduce_token, reduce_channel: reduction factors (see :class:`MixSynthAttention`).
-        expansion_factor: FFN hidden width is ``int(dim * expansion_factor)``.
-        dropout: dropout rate (training only).
-        norm_eps: LayerNorm epsilon (1e-5, PyTorch's default, in the official code).
-        **attn_kwargs: ``generation``, ``se``, ``mixing``, ``branches``,
-            ``keep_unused_value_reduce`` for :class:`MixSynthAttention`.
-
-    Shapes: ``(B, T, C) -> (B, T, C)``.
-    """
-
-    def __init__(
-        self,
-        num_frames: int,
-        dim: int,
-        reduce_token: int = 1,
-        reduce_channel: int = 1,
-        expansion_factor: float = 2,
-        dropout: float = 0.0,
-        norm_eps: float = 1e-5,
-        **attn_kwargs,
-    ) -> None:
-        super().__init__()
-        hidden = check_mlp_ratio(expansion_factor, dim, "expansion_factor")
-        check_probability("dropout", dropout)
-        check_float("norm_eps", norm_eps, minimum=0.0, exclusive_minimum=True)
-        self.attn = MixSynthAttention(num_frames, dim, reduce_token, reduce_channel, dropout=dropout, **attn_kwargs)
-        self.mlp = Mlp(dim, hidden, dim, act_layer="gelu", drop=dropout)
-        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
-        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.norm1(x + self.drop(self.attn(x)))
-        return self.norm2(x + self.drop(self.mlp(x)))
-
-
-class MixSynthEncoder(nn.Module):
-    """``depth`` :class:`MixSynthEncoderLayer` s applied in order (no final norm).
-
-    Args:
-        depth: number of layers L.
-        num_frames, dim, ...: passed to every :class:`MixSynthEncoderLayer`.
-
-    Shapes: ``(B, T, C) -> (B, T, C)``.
-    """
-
-    def __init__(self, depth: int, num_frames: int, dim: int, **layer_kwargs) -> None:
-        super().__init__()
-        check_int("depth", depth)
-        self.layers = nn.ModuleList([MixSynthEncoderLayer(num_frames, dim, **layer_kwargs) for _ in range(depth)])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers:
-            x = layer(x)
-        return x
+        return getattr(synth_encoder, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,7 +39,7 @@ from .._validation import (
     limits,
 )
 from ..layers.keyframe_interp import INTERP_MODES, KeyframeInterpolation
-from ..layers.synth import MixSynthEncoder
+from ..layers.synth_encoder import MixSynthEncoder
 from ._base import PoseModel
 from ._registry import register_model
 

@@ -3,6 +3,7 @@
     python benchmarks/bench_kernels.py linear      # F.linear (MKL addmm) vs oneDNN packed linear, by size
     python benchmarks/bench_kernels.py convt       # depthwise ConvTranspose1d vs strided multiply-adds
     python benchmarks/bench_kernels.py attention   # SDPA vs two bmm calls, float32 / bfloat16
+    python benchmarks/bench_kernels.py pool        # TPCA's time pooling: adaptive_avg_pool1d vs strided sums
     python benchmarks/bench_kernels.py peak        # one large GEMM per path: the achievable FLOP/s
 
 Each line times the alternatives interleaved (medians) on the shapes of the registered models.
@@ -17,7 +18,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from posezoo.layers.tpca import depthwise_conv_transpose1d
+from posezoo.layers.tpca import average_pool_time, depthwise_conv_transpose1d
 
 
 def interleaved(fns: dict, repeats: int = 7, inner: int = 1) -> dict[str, float]:
@@ -80,6 +81,24 @@ def convt() -> None:
             print(f"N={n} C={c} L={length} K={kernel}: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in t.items()))
 
 
+def pool() -> None:
+    for n in (17, 136):
+        for length_in, length_out in ((243, 121), (121, 60), (60, 30)):
+            x = torch.randn(n, 512, length_in)
+            t = interleaved(
+                {
+                    "adaptive_avg_pool1d": lambda: F.adaptive_avg_pool1d(x, length_out),
+                    "strided sums": lambda: average_pool_time(x, length_out),
+                }
+            )
+            same = torch.equal(F.adaptive_avg_pool1d(x, length_out), average_pool_time(x, length_out))
+            print(
+                f"N={n} C=512 L={length_in}->{length_out}: "
+                + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in t.items())
+                + f", ratio {t['strided sums'] / t['adaptive_avg_pool1d']:.2f}, identical {same}"
+            )
+
+
 def _bmm_attention(q, k, v):
     b, h, lq, d = q.shape
     logits = torch.bmm(q.reshape(b * h, lq, d) * d**-0.5, k.reshape(b * h, -1, d).transpose(1, 2))
@@ -127,12 +146,12 @@ def peak() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["linear", "convt", "attention", "peak"])
+    parser.add_argument("what", choices=["linear", "convt", "attention", "pool", "peak"])
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
-    {"linear": linear, "convt": convt, "attention": attention, "peak": peak}[args.what]()
+    {"linear": linear, "convt": convt, "attention": attention, "pool": pool, "peak": peak}[args.what]()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The eager speed-ups inside the layers and models give the same numbers as the plain formulations:
-TPCA's strided transposed convolution, bmm attention in half precision, batch chunking."""
+TPCA's strided transposed convolution and time pooling, bmm attention in half precision, batch chunking."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 import posezoo
 from posezoo.layers import attention
-from posezoo.layers.tpca import depthwise_conv_transpose1d
+from posezoo.layers.tpca import _uniform_windows, average_pool_time, depthwise_conv_transpose1d
 
 
 @pytest.mark.parametrize(
@@ -39,6 +39,30 @@ def test_depthwise_conv_transpose_in_bfloat16() -> None:
     ours = depthwise_conv_transpose1d(x.bfloat16(), w.bfloat16(), b.bfloat16(), 2)
     assert ours.dtype == torch.bfloat16
     torch.testing.assert_close(ours.float(), ref, atol=0.05 * ref.abs().max().item(), rtol=0)
+
+
+def test_time_pooling_equals_adaptive_average_pooling() -> None:
+    """Bit for bit in float32/float64 for every output length (strided sums where the windows allow)."""
+    torch.manual_seed(0)
+    assert (_uniform_windows(243, 121), _uniform_windows(121, 60), _uniform_windows(60, 30)) == ((2, 3), (2, 3), (2, 2))
+    assert _uniform_windows(10, 4) is None  # windows [0,3) [2,5) [5,8) [7,10): starts not evenly spaced
+    for length_in in (1, 2, 7, 27, 60, 81, 121, 243):
+        for dtype in (torch.float32, torch.float64, torch.bfloat16):
+            x = torch.randn(2, 3, length_in).to(dtype)
+            for length_out in range(1, length_in + 1):
+                ours = average_pool_time(x, length_out)
+                ref = F.adaptive_avg_pool1d(x, length_out)
+                assert ours.dtype == dtype and ours.shape == (2, 3, length_out)
+                assert torch.equal(ours, ref), (length_in, length_out, dtype)
+    channels_last = torch.randn(2, 243, 5).transpose(1, 2)  # TPCA's first level: a view of (N, T, C)
+    assert torch.equal(average_pool_time(channels_last, 121), F.adaptive_avg_pool1d(channels_last, 121))
+    x = torch.randn(2, 4, 243, dtype=torch.float64, requires_grad=True)
+    source = x.detach().clone()
+    g = torch.randn(2, 4, 121, dtype=torch.float64)
+    ours = torch.autograd.grad(average_pool_time(x, 121), x, g)[0]
+    ref = torch.autograd.grad(F.adaptive_avg_pool1d(x, 121), x, g)[0]
+    torch.testing.assert_close(ours, ref, atol=1e-12, rtol=0)
+    assert torch.equal(x.detach(), source)  # the input is never written to
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])

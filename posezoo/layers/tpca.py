@@ -23,6 +23,7 @@ position). For ``T = 243``, ``stages = 3``, ``ratio = 2`` the pyramid is
 
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 import torch
@@ -33,7 +34,14 @@ from torch import nn
 from .._validation import check_int
 from .mlp import get_activation
 
-__all__ = ["TPCA", "pyramid_lengths", "depthwise_conv_transpose1d", "COMPRESS_MODES", "AMPLIFY_MODES"]
+__all__ = [
+    "TPCA",
+    "pyramid_lengths",
+    "depthwise_conv_transpose1d",
+    "average_pool_time",
+    "COMPRESS_MODES",
+    "AMPLIFY_MODES",
+]
 
 COMPRESS_MODES = ("pool", "conv", "pool+conv")
 AMPLIFY_MODES = ("transconv", "linear")
@@ -63,6 +71,44 @@ def pyramid_lengths(num_frames: int, stages: int = 3, ratio: int = 2) -> list[in
     return lengths
 
 
+#: widest window summed as strided slices (wider ones, e.g. a global mean, keep PyTorch's own summation order)
+_MAX_STRIDED_WINDOW = 4
+
+
+@functools.cache
+def _uniform_windows(length_in: int, length_out: int) -> Optional[tuple[int, int]]:
+    """``(stride, width)`` when every window of ``adaptive_avg_pool1d(length_in -> length_out)`` starts at
+    ``stride * i`` and spans ``width`` samples (243 -> 121 -> 60 -> 30: stride 2, widths 3, 3, 2), else None."""
+    starts = [i * length_in // length_out for i in range(length_out)]
+    ends = [-(-(i + 1) * length_in // length_out) for i in range(length_out)]
+    stride = starts[1] - starts[0] if length_out > 1 else 1
+    width = ends[0] - starts[0]
+    uniform = all(b == stride * i and e - b == width for i, (b, e) in enumerate(zip(starts, ends)))
+    return (stride, width) if uniform and stride >= 1 else None
+
+
+def average_pool_time(x: torch.Tensor, length: int) -> torch.Tensor:
+    """``F.adaptive_avg_pool1d(x, length)`` for ``x`` ``(N, C, L)``, as strided sums where the windows are uniform.
+
+    PyTorch's adaptive pooling of a time-contiguous ``(N, C, L)`` tensor is 3-7x slower on the CPU than
+    adding ``width`` strided slices (``benchmarks/README.md``). In float32/float64 the result is the same
+    (window sums in the same order, then one division); other dtypes, inputs whose time axis is not
+    contiguous (a channels-last view pools fast already), non-uniform windows and windows wider than 4
+    samples use ``F.adaptive_avg_pool1d``.
+    """
+    if x.dtype not in (torch.float32, torch.float64) or x.stride(-1) != 1:
+        return F.adaptive_avg_pool1d(x, length)  # (a channels-last view pools fast as it is)
+    windows = _uniform_windows(x.shape[-1], length)
+    if windows is None or windows[1] > _MAX_STRIDED_WINDOW:
+        return F.adaptive_avg_pool1d(x, length)
+    stride, width = windows
+    span = stride * (length - 1) + 1
+    out = x[..., :span:stride].clone()
+    for j in range(1, width):
+        out.add_(x[..., j : j + span : stride])
+    return out.div_(width)
+
+
 def depthwise_conv_transpose1d(
     x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], stride: int
 ) -> torch.Tensor:
@@ -85,13 +131,15 @@ def depthwise_conv_transpose1d(
     n, c, length = x.shape
     k = weight.shape[-1]
     blocks = length + (k + stride - 1) // stride - 1  # output rows of `stride` samples each
-    out = x.new_zeros(n, c, blocks, stride)
+    if bias is None:
+        out = x.new_zeros(n, c, blocks, stride)
+    else:  # start from the bias: saves a zero fill and a full pass adding it at the end
+        out = bias.to(x.dtype).reshape(1, c, 1, 1).expand(n, c, blocks, stride).clone()
     w = weight.reshape(c, k).to(x.dtype)
     for j in range(k):
         shift, phase = divmod(j, stride)
         out[:, :, shift : shift + length, phase].addcmul_(x, w[:, j : j + 1])
-    out = out.flatten(2)[:, :, : (length - 1) * stride + k]
-    return out if bias is None else out + bias.to(x.dtype)[:, None]
+    return out.flatten(2)[:, :, : (length - 1) * stride + k]
 
 
 def _is_plain_depthwise_transpose(conv: nn.ConvTranspose1d) -> bool:
@@ -128,7 +176,7 @@ class _Compress(nn.Module):
             self.conv = nn.Conv1d(dim, dim, kernel_size=kernel, stride=ratio, groups=dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.adaptive_avg_pool1d(x, self.length_out) if self.use_pool else None
+        out = average_pool_time(x, self.length_out) if self.use_pool else None
         if self.conv is not None:
             conv = self.conv(x)
             out = conv if out is None else out + conv
@@ -225,4 +273,5 @@ class TPCA(nn.Module):
             if j > 0:
                 h = h + pyramid[self.stages - j]
             h = self.act(norm(self._amplify(j, h)))
-        return self.out_norm(rearrange(h + u, "n c t -> n t c"))
+        # add in x's (N, T, C) layout: the sum is then contiguous for the channel LayerNorm (no copy)
+        return self.out_norm(x + rearrange(h, "n c t -> n t c"))

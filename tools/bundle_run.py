@@ -1,12 +1,16 @@
 """Evaluate a training run on the test split and bundle its best weights into the package.
 
     python tools/bundle_run.py runs/rtpca_small rtpca_small [--views 2] [--json docs/results/rtpca_small.json]
+    python tools/bundle_run.py runs/mixste_small_causal mixste_small --tag cmu-causal \
+        --latency-json docs/results/latency_mixste_small_causal.json     # streaming weights
 
 Runs :func:`posezoo.training.evaluate` on ``cmu_mocap("test")`` (clean and
 detector-like noisy 2D through static cameras; MixSynthFormer: refinement of
 noisy keyframes vs interpolation), writes the JSON, then
 :func:`posezoo.models.bundle_weights` with those metrics, the run's exact
-command and its resolved configuration (``run.json``).
+command and its resolved configuration (``run.json``). With ``--latency-json`` (the output of
+``tools/eval_latency.py`` for this run's weights) the weights are bundled with those streaming-latency
+metrics instead, without a second evaluation.
 """
 
 from __future__ import annotations
@@ -35,6 +39,17 @@ def _run_summary(folder: Path) -> dict:
     }
 
 
+def _latency_metrics(report: dict, weights: Path) -> dict:
+    """``mpjpe_latency{L}_mm`` / ``accel_latency{L}_mm`` of an eval_latency.py report made for ``weights``."""
+    if Path(report.get("weights", "")).resolve() != weights.resolve():
+        raise SystemExit(f"--latency-json was measured for weights {report.get('weights')!r}, not {str(weights)!r}")
+    metrics = {}
+    for latency, values in sorted(report["latency"].items(), key=lambda kv: int(kv[0])):
+        metrics[f"mpjpe_latency{latency}_mm"] = values["mpjpe"]
+        metrics[f"accel_latency{latency}_mm"] = values["accel"]
+    return metrics
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="run folder of posezoo train (holds best/ and run.json)")
@@ -51,11 +66,20 @@ def main() -> None:
         default=[],
         help="run folder(s) this run was initialised from (--pretrained), oldest first: recorded as provenance",
     )
+    parser.add_argument(
+        "--latency-json",
+        type=Path,
+        default=None,
+        help="bundle with the metrics of tools/eval_latency.py (this JSON, for this run's weights) instead of evaluating",
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(1)
-    model = posezoo.from_pretrained(args.run / "best").eval()
-    results = evaluate(model, "test", views=args.views, seed=args.seed)
+    if args.latency_json is not None:
+        results = {"latency": json.loads(args.latency_json.read_text())}
+    else:
+        model = posezoo.from_pretrained(args.run / "best").eval()
+        results = evaluate(model, "test", views=args.views, seed=args.seed)
     run = json.loads((args.run / "run.json").read_text())
     records = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines() if line]
     val = [r for r in records if r.get("split") == "val"]
@@ -77,7 +101,17 @@ def main() -> None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     if args.no_bundle:
         return
-    if "refine" in results:
+    description = (
+        f"posezoo's own {args.name} weights trained on CMU motion capture with `posezoo train` "
+        "(static virtual cameras, detector-like noise, bone-length augmentation); see docs/results.md"
+    )
+    if "latency" in results:
+        metrics = _latency_metrics(results["latency"], args.run / "best")
+        description = (
+            f"{args.name} fine-tuned for streaming: accurate at low latency with posezoo.StreamingLifter; "
+            "see docs/results.md and docs/deploy.md"
+        )
+    elif "refine" in results:
         r = results["refine"]
         metrics = {
             "mpjpe_mm": r["mpjpe"],
@@ -119,8 +153,7 @@ def main() -> None:
             "evaluation": {"views": args.views, "seed": args.seed},
             **({"initialised_from": parents} if parents else {}),
         },
-        description=f"posezoo's own {args.name} weights trained on CMU motion capture with `posezoo train` "
-        "(static virtual cameras, detector-like noise, bone-length augmentation); see docs/results.md",
+        description=description,
         overwrite=True,
     )
     print(f"bundled -> {folder}")

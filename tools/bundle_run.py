@@ -105,8 +105,15 @@ def main() -> None:
         f"posezoo's own {args.name} weights trained on CMU motion capture with `posezoo train` "
         "(static virtual cameras, detector-like noise, bone-length augmentation); see docs/results.md"
     )
+    evaluation = {"views": args.views, "seed": args.seed}
     if "latency" in results:
         metrics = _latency_metrics(results["latency"], args.run / "best")
+        latency = results["latency"]
+        evaluation = {
+            "tool": "tools/eval_latency.py (the StreamingLifter definition, clean 2D, no flip TTA)",
+            "views": latency.get("views"),
+            "seed": latency.get("seed"),
+        }
         description = (
             f"{args.name} fine-tuned for streaming: accurate at low latency with posezoo.StreamingLifter; "
             "see docs/results.md and docs/deploy.md"
@@ -150,7 +157,7 @@ def main() -> None:
             "best_val": best_val,
             "steps": run["train"]["steps"],
             "versions": run.get("versions"),
-            "evaluation": {"views": args.views, "seed": args.seed},
+            "evaluation": evaluation,
             **({"initialised_from": parents} if parents else {}),
         },
         description=description,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -13,6 +15,18 @@ from posezoo.models._registry import _MODEL_REGISTRY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def load_official_reference() -> ModuleType:
+    """``benchmarks/official_reference.py`` (the official forward passes re-run, and the inverse key
+    mappings posezoo -> official layout) as a module."""
+    spec = importlib.util.spec_from_file_location(
+        "official_reference", REPO_ROOT / "benchmarks" / "official_reference.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 

@@ -4,7 +4,6 @@ posezoo with the same computation."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
@@ -14,11 +13,9 @@ import torch
 import posezoo
 from posezoo.convert import load_pickled_checkpoint, strip_prefix
 
-from .conftest import FIXTURES, REPO_ROOT
+from .conftest import FIXTURES, load_official_reference
 
-_spec = importlib.util.spec_from_file_location("official_reference", REPO_ROOT / "benchmarks" / "official_reference.py")
-ref = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ref)
+ref = load_official_reference()
 
 
 @pytest.mark.parametrize("family", ["rtpca", "mixste"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from collections import OrderedDict
 from pathlib import Path
 
@@ -22,7 +23,9 @@ from posezoo.models import WeightsError, count_parameters
 from posezoo.models.mixste import MixSTE
 from posezoo.models.rtpca import RTPCA
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, load_official_reference
+
+_REFERENCE = load_official_reference()
 
 ATOL, RTOL = 5e-6, 1e-5
 FAMILIES = ("rtpca", "mixste")
@@ -212,41 +215,17 @@ def test_wrong_family_joint_order_and_file_content(tmp_path: Path) -> None:
 # ------------------------------------------------- other sizes, written in the official format
 
 
-_TPCA_TO_OFFICIAL = (("down_norms.", "norm"), ("amplify.", "up"), ("up_norms.", "upnorm"))
+#: official names of the TPCA tensors of a temporal block (the official spatial blocks hold unused twins)
+_TEMPORAL_TPCA = re.compile(r"^TTEblocks\.\d+\.attn\.(norm|up|upnorm)\d+\.")
 
 
 def _official_state_dict(model: torch.nn.Module, family: str, seed: int) -> OrderedDict[str, torch.Tensor]:
-    """Write a posezoo model in the official key layout (the inverse of the converter), adding the
-    official RTPCA's never-used spatial-block TPCA tensors with random values."""
-    renames = (
-        ("joint_embed.", "Spatial_patch_to_embedding."),
-        ("spatial_norm.", "Spatial_norm."),
-        ("temporal_norm.", "Temporal_norm."),
-        ("head_norm.", "head.0."),
-        ("head.", "head.1."),
-        ("spatial_blocks.", "STEblocks."),
-        ("temporal_blocks.", "TTEblocks."),
-    )
+    """Write a posezoo model in the official key layout (the benchmarks' inverse of the converter),
+    adding the official RTPCA's never-used spatial-block TPCA tensors with random values."""
     gen = torch.Generator().manual_seed(seed)
     out: OrderedDict[str, torch.Tensor] = OrderedDict()
-    c = model.dim
-    for key, value in model.state_dict().items():
-        if key in ("spatial_pos_embed.weight", "temporal_pos_embed.weight"):
-            out[("Spatial" if key[0] == "s" else "Temporal") + "_pos_embed"] = value[None].clone()
-            continue
-        name = next(off + key[len(ours) :] for ours, off in renames if key.startswith(ours))
-        if family == "rtpca" and name.startswith("STEblocks.") and ".attn.qkv." in name:
-            out[name.replace(".qkv.", ".q.")] = value[:c].clone()
-            out[name.replace(".qkv.", ".kv.")] = value[c:].clone()
-            continue
-        if ".attn.tpca." in name:
-            head, tail = name.split(".attn.tpca.")
-            if tail.startswith("out_norm."):
-                tail = f"norm{model.temporal_blocks[0].attn.tpca.stages + 1}." + tail.split(".")[-1]
-            else:
-                part, idx, param = tail.split(".")
-                tail = dict((a[:-1], b) for a, b in _TPCA_TO_OFFICIAL)[part] + f"{int(idx) + 1}.{param}"
-            name = f"{head}.attn.{tail}"
+    for name, value in _REFERENCE.to_official_ste(model, family).items():
+        if _TEMPORAL_TPCA.match(name):
             spatial = name.replace("TTEblocks.", "STEblocks.")
             out[spatial] = torch.randn(value.shape, generator=gen)  # unused by the official forward
         out[name] = value.clone()

@@ -26,16 +26,21 @@ from posezoo.models import bundle_weights
 from posezoo.training import evaluate
 
 
+def _best_val(folder: Path) -> dict:
+    """The validation record with the lowest MPJPE in a run's ``metrics.jsonl`` (``{}`` without one)."""
+    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line]
+    val = [r for r in records if r.get("split") == "val"]
+    return min(val, key=lambda r: r["mpjpe"]) if val else {}
+
+
 def _run_summary(folder: Path) -> dict:
     """Command, steps and best validation record of an earlier run (provenance of a fine-tuned run)."""
     run = json.loads((folder / "run.json").read_text())
-    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line]
-    val = [r for r in records if r.get("split") == "val"]
     return {
         "run": str(folder),
         "command": run.get("command"),
         "steps": run["train"]["steps"],
-        "best_val": min(val, key=lambda r: r["mpjpe"]) if val else {},
+        "best_val": _best_val(folder),
     }
 
 
@@ -81,9 +86,7 @@ def main() -> None:
         model = posezoo.from_pretrained(args.run / "best").eval()
         results = evaluate(model, "test", views=args.views, seed=args.seed)
     run = json.loads((args.run / "run.json").read_text())
-    records = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines() if line]
-    val = [r for r in records if r.get("split") == "val"]
-    best_val = min(val, key=lambda r: r["mpjpe"]) if val else {}
+    best_val = _best_val(args.run)
     parents = [_run_summary(p) for p in args.parent]
     report = {
         "model": args.name,

@@ -54,6 +54,10 @@ def test_time_pooling_equals_adaptive_average_pooling() -> None:
                 ref = F.adaptive_avg_pool1d(x, length_out)
                 assert ours.dtype == dtype and ours.shape == (2, 3, length_out)
                 assert torch.equal(ours, ref), (length_in, length_out, dtype)
+    empty = average_pool_time(torch.randn(2, 3, 10), 0)  # degenerate lengths behave as PyTorch's pooling
+    assert empty.shape == F.adaptive_avg_pool1d(torch.randn(2, 3, 10), 0).shape == (2, 3, 0)
+    with pytest.raises(RuntimeError, match="output_size"):
+        average_pool_time(torch.randn(2, 3, 10), -1)
     channels_last = torch.randn(2, 243, 5).transpose(1, 2)  # TPCA's first level: a view of (N, T, C)
     assert torch.equal(average_pool_time(channels_last, 121), F.adaptive_avg_pool1d(channels_last, 121))
     x = torch.randn(2, 4, 243, dtype=torch.float64, requires_grad=True)

@@ -96,8 +96,8 @@ def average_pool_time(x: torch.Tensor, length: int) -> torch.Tensor:
     contiguous (a channels-last view pools fast already), non-uniform windows and windows wider than 4
     samples use ``F.adaptive_avg_pool1d``.
     """
-    if x.dtype not in (torch.float32, torch.float64) or x.stride(-1) != 1:
-        return F.adaptive_avg_pool1d(x, length)  # (a channels-last view pools fast as it is)
+    if x.dtype not in (torch.float32, torch.float64) or x.stride(-1) != 1 or length < 1:
+        return F.adaptive_avg_pool1d(x, length)  # (a channels-last view pools fast as it is; PyTorch's errors)
     windows = _uniform_windows(x.shape[-1], length)
     if windows is None or windows[1] > _MAX_STRIDED_WINDOW:
         return F.adaptive_avg_pool1d(x, length)
